@@ -1,0 +1,157 @@
+"""Every threshold arinsights uses, in one object.
+
+:class:`Settings` groups the knobs by stage (ingest, behaviour, playbook, report). All
+defaults follow the collection playbook in the design notes. Change them in code::
+
+    from arinsights.settings import Settings
+    s = Settings().replace(playbook={"grace_days": 3})
+
+or from a TOML file with the same section names (``Settings.from_toml(path)``)::
+
+    [playbook]
+    grace_days = 3
+    ghost_days = 150
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How exports are read and cleaned."""
+
+    #: "dayfirst", "monthfirst" or None (decide per column from the data; an ambiguous
+    #: column is then an error).
+    date_order: str | None = None
+    #: currency used when a file carries none.
+    default_currency: str = "USD"
+    #: an open balance within this amount of zero counts as settled.
+    amount_tolerance: float = 0.01
+    #: due date = invoice date + this many days when a file has neither due date nor terms.
+    default_terms_days: int = 30
+
+
+@dataclass(frozen=True)
+class BehaviourSettings:
+    """Days-to-pay distributions, pay-run detection, features and the lateness model."""
+
+    #: a paid invoice is "late" when paid more than this many days after its due date.
+    grace_days: int = 5
+    #: quantile of a customer's days-to-pay distribution that defines the "usual window".
+    window_quantile: float = 0.8
+    #: minimum number of payment events before a pay run may be detected.
+    paycycle_min_payments: int = 6
+    #: false-discovery rate for pay-run detection across customers (Benjamini-Hochberg).
+    paycycle_fdr: float = 0.05
+    #: number of most recent paid invoices used for a customer's recent trend.
+    trend_k: int = 5
+    #: monthly cut-offs in the rolling-origin backtest.
+    backtest_cutoffs: int = 4
+    #: invoices the lateness classifier trains on at most (most recent first).
+    max_train_invoices: int = 200_000
+    #: random_state of the lateness classifier.
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class PlaybookSettings:
+    """Segment rules and collection actions (design notes section 5)."""
+
+    #: a paid invoice counts as on time within this many days of its due date.
+    grace_days: int = 5
+    #: history window (days before as_of) used to judge a customer.
+    lookback_days: int = 730
+    #: fewer paid invoices than this in the look-back: "new".
+    new_min_paid: int = 4
+    #: share of paid invoices on time for a reliable history.
+    reliable_on_time_share: float = 0.8
+    #: below this share of paid invoices on time: "habitual".
+    habitual_on_time_share: float = 0.5
+    #: median days late above this: "habitual".
+    habitual_median_days_late: float = 15.0
+    #: recent-trend window (last k paid invoices) for "drifting".
+    drift_recent_k: int = 4
+    #: recent mean days-to-pay must exceed the long-run p80 by this many days for "drifting".
+    drift_margin_days: float = 7.0
+    #: open balance and no payment for at least this many days: "ghost".
+    ghost_days: int = 120
+    #: call when an invoice's age reaches this fraction of the way from p80 to p90 of the
+    #: customer's window (0 = at p80, 1 = at p90).
+    call_at_window_fraction: float = 0.5
+    #: a slipped customer whose open balance exceeds this many months of their typical
+    #: monthly payments is offered a payment plan.
+    payment_plan_months: float = 1.5
+    #: number of instalments suggested in a payment plan at most.
+    payment_plan_max_instalments: int = 6
+    #: days past due beyond which a customer unlikely to pay soon goes to an agency.
+    agency_days_past_due: int = 120
+    #: probability of paying in the next 30 days below which "unlikely to pay soon".
+    agency_max_p_pay_30: float = 0.2
+    #: horizon (days) of the worklist's value-at-risk (open amount x P(not paid within)).
+    risk_horizon_days: int = 30
+    #: days between a reminder and the next step.
+    reminder_followup_days: int = 7
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Report rendering."""
+
+    #: months of history in trend charts.
+    trend_months: int = 12
+    #: rows shown in report tables at most.
+    max_table_rows: int = 25
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All thresholds, grouped by stage."""
+
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    behaviour: BehaviourSettings = field(default_factory=BehaviourSettings)
+    playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+
+    def replace(self, **sections: dict[str, Any]) -> "Settings":
+        """Return a copy with some values changed, e.g. ``replace(playbook={"grace_days": 3})``."""
+        changes = {}
+        for name, values in sections.items():
+            if name not in _SECTIONS:
+                raise InputError(f"unknown settings section {name!r}; expected one of {sorted(_SECTIONS)}")
+            current = getattr(self, name)
+            known = {f.name for f in dataclasses.fields(current)}
+            unknown = set(values) - known
+            if unknown:
+                raise InputError(
+                    f"unknown setting(s) {sorted(unknown)} in section [{name}]; "
+                    f"known settings are {sorted(known)}"
+                )
+            changes[name] = dataclasses.replace(current, **values)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Settings":
+        """Read settings from a TOML file whose tables are the section names."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise InputError("settings file not found", file=str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML ({exc})", file=str(path)) from None
+        return cls().replace(**data)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (for notebook parameters and provenance)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {f.name for f in dataclasses.fields(Settings)}
