@@ -1,0 +1,892 @@
+"""Parse the values of ledger exports: dates, amounts, identifiers and yes/no flags.
+
+The rule of this module is **never guess silently**. When the data cannot tell us how to
+read a value (is ``03/04/2025`` the 3rd of April or the 4th of March? is ``1,234`` one
+thousand two hundred and thirty-four, or one point two three four?) the functions raise an
+:class:`~arinsights.errors.InputError` that names the file, the column, an example value and
+the setting that resolves it. Values that cannot be read at all are reported per row in a
+``failed`` mask, so the cleaning stage can turn them into rejects with a reason.
+
+Everything is vectorised: each column is factorised (ledgers repeat the same dates and
+amounts many times), the distinct values are classified with a handful of anchored regular
+expressions and converted with numpy arithmetic, and the results are mapped back to the
+rows. There is no Python loop over rows.
+
+Conventions
+-----------
+* Dates are returned as ``datetime64`` at midnight; a time of day in the input is dropped,
+  a time-zone suffix is ignored (the calendar date as written is kept).
+* Two-digit years: ``00``-``69`` are 2000-2069, ``70``-``99`` are 1970-1999.
+* Excel serial days use the 1900 date system (day 0 = 1899-12-30) and are accepted only in
+  the plausible range 20000-80000 (1954-10-03 to 2119-01-10).
+* SAP's empty date ``00.00.0000`` (and ``0000-00-00``) counts as blank.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+
+__all__ = [
+    "DateParse",
+    "AmountParse",
+    "parse_dates",
+    "parse_date_columns",
+    "parse_amounts",
+    "normalise_ids",
+    "parse_flags",
+    "DAYFIRST",
+    "MONTHFIRST",
+]
+
+DAYFIRST = "dayfirst"
+MONTHFIRST = "monthfirst"
+_ORDERS = (DAYFIRST, MONTHFIRST)
+
+#: strings that mean "no value" (compared after stripping, case-insensitively)
+_MISSING_TOKENS = ("", "nan", "none", "nat", "null", "<na>", "n/a", "#n/a")
+_MISSING_DATES = ("00.00.0000", "0000-00-00", "00/00/0000", "00000000")
+
+_DATE_ORDER_HINT = (
+    'Say which it is: set date_order = "dayfirst" (or "monthfirst") in the mapping file, '
+    'or in code use Settings().replace(ingest={"date_order": "dayfirst"}).'
+)
+
+
+# --------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------
+
+_STR = pd.StringDtype("pyarrow")
+
+
+def _as_text(uniques: np.ndarray | pd.Index) -> pd.Series:
+    """Distinct values as a stripped, Arrow-backed string Series (positions kept)."""
+    if isinstance(getattr(uniques, "dtype", None), pd.StringDtype):
+        return pd.Series(uniques.array).astype(_STR).str.strip()
+    arr = np.asarray(uniques, dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        arr = pd.Series(arr, dtype=object).map(str).to_numpy(dtype=object)
+    return pd.Series(arr, dtype=object).astype(_STR).str.strip()
+
+
+def _match(text: pd.Series, pattern: str) -> np.ndarray:
+    """Full-match ``pattern`` with Arrow's RE2 engine; bool array, False where missing."""
+    pattern = pattern if pattern.startswith("^") else "^(?:" + pattern + ")$"
+    res = pc.match_substring_regex(pa.array(text.array), pattern)
+    return res.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _extract(text: pd.Series, pattern: str, mask: np.ndarray | None = None) -> dict[str, pd.Series]:
+    """``Series.str.extract`` through Arrow's RE2 engine (fast on many values).
+
+    Returns one string column per named group; <NA> where the pattern does not match (or
+    ``mask`` is False) and where an optional group took no part in the match.
+    """
+    arr = pa.array(text.array)
+    if mask is not None:
+        arr = pc.if_else(pa.array(mask), arr, pa.scalar(None, type=arr.type))
+    res = pc.extract_regex(arr, pattern)
+    out = {}
+    for i, field in enumerate(res.type):
+        col = pc.struct_field(res, [i])
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, type=col.type), col)
+        out[field.name] = pd.Series(pd.array(col, dtype=_STR), index=text.index)
+    return out
+
+
+def _is_missing_text(text: pd.Series) -> np.ndarray:
+    return text.str.lower().isin(_MISSING_TOKENS).to_numpy(dtype=bool, na_value=True)
+
+
+def _where(file: str, column: str) -> str:
+    parts = []
+    if column:
+        parts.append(f"column {column!r}")
+    if file:
+        parts.append(f"file {file}")
+    return " in " + ", ".join(parts) if parts else ""
+
+
+def _row_label(values: pd.Series, position: int, rows) -> object:
+    if rows is not None:
+        return np.asarray(rows)[position]
+    return values.index[position]
+
+
+def _ymd(year, month, day) -> np.ndarray:
+    """Vectorised calendar date from integer arrays; NaT where not a real date.
+
+    Inputs are float arrays (NaN = missing). Years outside 1900-2199 are rejected.
+    """
+    y = np.asarray(year, dtype="float64")
+    m = np.asarray(month, dtype="float64")
+    d = np.asarray(day, dtype="float64")
+    ok = (
+        np.isfinite(y) & np.isfinite(m) & np.isfinite(d)
+        & (y >= 1900) & (y <= 2199) & (m >= 1) & (m <= 12) & (d >= 1)
+    )
+    out = np.full(y.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    if not ok.any():
+        return out
+    months = ((y[ok] - 1970) * 12 + (m[ok] - 1)).astype("int64")
+    start = months.astype("datetime64[M]").astype("datetime64[D]")
+    length = ((months + 1).astype("datetime64[M]").astype("datetime64[D]") - start).astype("int64")
+    dd = d[ok].astype("int64")
+    good = dd <= length
+    res = np.full(dd.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    res[good] = start[good] + (dd[good] - 1)
+    out[ok] = res
+    return out
+
+
+def _num(col: pd.Series) -> np.ndarray:
+    """Digits-only strings to float (NaN where missing)."""
+    try:
+        arr = pc.cast(pa.array(col.astype(_STR).array), pa.float64())
+        return arr.to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _full_year(y: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Two-digit years: 00-69 -> 2000s, 70-99 -> 1900s."""
+    two = digits == 2
+    return np.where(two, np.where(y < 70, 2000 + y, 1900 + y), y)
+
+
+# --------------------------------------------------------------------------------------
+# dates
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DateParse:
+    """Result of parsing one date column.
+
+    Attributes
+    ----------
+    values : pandas.Series
+        ``datetime64`` dates at midnight (time of day dropped); NaT where blank or failed.
+        Same index as the input.
+    failed : pandas.Series
+        bool, True where the input was not blank but could not be read as a date.
+    order : str or None
+        ``"dayfirst"`` / ``"monthfirst"`` when the column had numeric day/month values, else
+        None (no day/month ambiguity existed).
+    note : str
+        How the reading was decided, in plain words.
+    """
+
+    values: pd.Series
+    failed: pd.Series
+    order: str | None
+    note: str
+
+
+_TZ = r"(?:\s*(?:Z|(?:UTC|GMT)?\s*[+-]\d{1,2}(?::?\d{2})?|UTC|GMT))?"
+_TIME = (r"(?:(?:[ T]+|\s*,\s*)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
+         + _TZ + r")?")
+_MONTHS = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
+           r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_MONTH_NUMBER = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+
+_RE_ISO = r"(?i)^(?P<y>\d{4})(?P<s1>[-/.])(?P<m>\d{1,2})(?P<s2>[-/.])(?P<d>\d{1,2})" + _TIME + "$"
+_RE_DM = r"(?i)^(?P<a>\d{1,2})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])(?P<y>\d{4}|\d{2})" + _TIME + "$"
+_RE_DMONY = (r"(?i)^" + _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*" + _MONTHS
+             + r"(?:[\s\-/,]+|(?:\s*,\s*))?(?P<y>\d{4}|\d{2})" + _TIME + "$")
+_RE_MONDY = (r"(?i)^" + _WEEKDAY + _MONTHS + r"[\s\-]*(?P<d>\d{1,2})(?:st|nd|rd|th)?"
+             r"(?:\s*,\s*|[\s\-]+)(?P<y>\d{4}|\d{2})" + _TIME + "$")
+_RE_YMD8 = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\.0*)?$"
+_RE_SERIAL = r"^(?P<n>\d{5}(?:\.\d*)?)$"
+
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+_SERIAL_MIN, _SERIAL_MAX = 20000, 80000
+
+
+@dataclass
+class _DateClasses:
+    """Distinct values of one column, classified (internal)."""
+
+    column: str
+    source: pd.Series        # the input values
+    codes: np.ndarray        # factorize codes of the input (-1 = NaN/None)
+    text: pd.Series          # distinct values as text
+    blank: np.ndarray        # bool per distinct value
+    fixed: np.ndarray        # datetime64[D] per distinct value for order-free formats
+    is_dm: np.ndarray        # bool: numeric d/m/y value
+    a: np.ndarray            # first field of d/m values (float)
+    b: np.ndarray            # second field
+    y: np.ndarray            # full year
+    passthrough: pd.Series | None = None  # already datetime64 input
+
+
+def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    n = len(uniq)
+    fixed = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    # native date objects inside an object column (openpyxl gives datetime cells)
+    kinds = pd.Series(uniq, dtype=object)
+    native = np.zeros(n, dtype=bool)
+    if n and pd.api.types.infer_dtype(uniq, skipna=True) not in (
+            "string", "empty", "floating", "integer", "mixed-integer-float"):
+        native = kinds.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64))
+                           or (hasattr(v, "year") and hasattr(v, "month"))).to_numpy(dtype=bool)
+        if native.any():
+            stamps = kinds[native].map(
+                lambda v: pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tzinfo
+                else pd.Timestamp(v))
+            fixed[native] = pd.DatetimeIndex(stamps).normalize().to_numpy().astype("datetime64[D]")
+    text = _as_text(uniq)
+    text = text.mask(pd.Series(native), "")
+    blank = _is_missing_text(text) & ~native
+    blank |= text.isin(_MISSING_DATES).to_numpy(dtype=bool, na_value=False)
+
+    # ISO year-first (also 2025/03/02)
+    g = _extract(text, _RE_ISO)
+    hit = g["y"].notna().to_numpy() & (g["s1"] == g["s2"]).to_numpy(dtype=bool, na_value=False)
+    if hit.any():
+        fixed[hit] = _ymd(_num(g["y"][hit]), _num(g["m"][hit]), _num(g["d"][hit]))
+    seen = hit | native
+
+    # numeric day/month (order decided later)
+    g = _extract(text, _RE_DM, ~seen)
+    is_dm = (g["a"].notna().to_numpy() & (g["s1"] == g["s2"]).to_numpy(dtype=bool, na_value=False)
+             & ~seen)
+    a = np.where(is_dm, _num(g["a"]), np.nan)
+    b = np.where(is_dm, _num(g["b"]), np.nan)
+    ydig = g["y"].str.len().to_numpy(dtype="float64", na_value=np.nan)
+    y = np.where(is_dm, _full_year(_num(g["y"]), ydig), np.nan)
+    seen |= is_dm
+
+    # month names: "05-Feb-19", "15 Jul 2026", "Jul 15, 2026", "Thursday, July 30, 2026"
+    for pattern in (_RE_DMONY, _RE_MONDY):
+        g = _extract(text, pattern, ~seen)
+        hit = g["d"].notna().to_numpy() & ~seen
+        if hit.any():
+            mon = g["mon"][hit].str.lower().str[:3].map(_MONTH_NUMBER)
+            yy = _num(g["y"][hit])
+            yy = _full_year(yy, g["y"][hit].str.len().to_numpy(dtype="float64"))
+            fixed[hit] = _ymd(yy, mon.to_numpy(dtype="float64"), _num(g["d"][hit]))
+        seen |= hit
+
+    # yyyymmdd numbers, also 20190205.0
+    g = _extract(text, _RE_YMD8, ~seen)
+    hit = g["y"].notna().to_numpy() & ~seen
+    if hit.any():
+        fixed[hit] = _ymd(_num(g["y"][hit]), _num(g["m"][hit]), _num(g["d"][hit]))
+    seen |= hit
+
+    # Excel serial day numbers
+    g = _extract(text, _RE_SERIAL, ~seen)
+    serial = _num(g["n"])
+    hit = (serial >= _SERIAL_MIN) & (serial <= _SERIAL_MAX) & ~seen
+    if hit.any():
+        fixed[hit] = _EXCEL_EPOCH + np.floor(serial[hit]).astype("int64")
+
+    return _DateClasses(column=column, source=values, codes=codes, text=text, blank=blank,
+                        fixed=fixed, is_dm=is_dm, a=a, b=b, y=y)
+
+
+def _first_position(cls: _DateClasses, mask: np.ndarray) -> tuple[int, int]:
+    """(distinct index, first row position) of the first row whose distinct value is in mask."""
+    row_hits = np.flatnonzero(mask[cls.codes] & (cls.codes >= 0))
+    pos = int(row_hits[0])
+    return int(cls.codes[pos]), pos
+
+
+def _dm_dates(cls: _DateClasses, order: str) -> np.ndarray:
+    if order == DAYFIRST:
+        return _ymd(cls.y, cls.b, cls.a)
+    return _ymd(cls.y, cls.a, cls.b)
+
+
+def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | None = None,
+                       file: str = "", rows=None) -> dict[str, DateParse]:
+    """Parse several date columns of one file, deciding day/month order jointly.
+
+    A numeric day/month value whose first field is above 12 (``17/03/2025``) proves the file
+    writes dates day-first; one whose second field is above 12 (``03/17/2025``) proves
+    month-first. The proof may come from any of the columns (a file is written one way).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The file's rows (strings, numbers, or already ``datetime64`` columns).
+    columns : list of str
+        The date columns to parse.
+    order : {"dayfirst", "monthfirst"}, optional
+        The order stated by the user (mapping file or ``Settings.ingest.date_order``). It is
+        still checked against the data: a value that can only be read the other way is an
+        error.
+    file : str, optional
+        File name for messages.
+    rows : array-like, optional
+        Physical row numbers aligned with ``frame`` (used in messages); by default the
+        frame's index labels are used.
+
+    Returns
+    -------
+    dict of str to DateParse
+        One result per column, in the order given.
+
+    Raises
+    ------
+    InputError
+        When some values prove day-first and others month-first; when numeric day/month
+        values exist but none proves the order and ``order`` is not given; when ``order``
+        contradicts the data; when ``order`` is not a known value.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"InvoiceDate": ["01/02/2025"], "DueDate": ["17/03/2025"]})
+    >>> res = parse_date_columns(frame, ["InvoiceDate", "DueDate"])
+    >>> res["InvoiceDate"].values.iloc[0].date(), res["InvoiceDate"].order
+    (datetime.date(2025, 2, 1), 'dayfirst')
+    """
+    if order is not None and order not in _ORDERS:
+        raise InputError(f"date_order must be 'dayfirst' or 'monthfirst', not {order!r}",
+                         file=file or None, hint=_DATE_ORDER_HINT)
+    classes: list[_DateClasses] = []
+    passthrough: dict[str, pd.Series] = {}
+    for col in columns:
+        values = frame[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            passthrough[col] = values.dt.tz_localize(None).dt.normalize()
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            passthrough[col] = values.dt.normalize()
+            continue
+        classes.append(_classify_dates(values, col))
+
+    # ---- evidence for the day/month order, across all columns
+    day_proof = month_proof = ambiguous = None
+    for cls in classes:
+        valid = cls.is_dm & (cls.a >= 1) & (cls.b >= 1) & (cls.a <= 31) & (cls.b <= 31)
+        dp = valid & (cls.a > 12) & (cls.b <= 12)
+        mp = valid & (cls.b > 12) & (cls.a <= 12)
+        am = valid & (cls.a <= 12) & (cls.b <= 12) & (cls.a != cls.b)
+        if day_proof is None and dp.any():
+            day_proof = (cls, *_first_position(cls, dp))
+        if month_proof is None and mp.any():
+            month_proof = (cls, *_first_position(cls, mp))
+        if ambiguous is None and am.any():
+            ambiguous = (cls, *_first_position(cls, am))
+    any_dm = any(cls.is_dm.any() for cls in classes)
+
+    def describe(proof) -> str:
+        cls, k, pos = proof
+        return (f"{cls.text.iloc[k]!r} in column {cls.column!r} "
+                f"(row {_row_label(cls.source, pos, rows)})")
+
+    if day_proof and month_proof:
+        raise InputError(
+            "dates are written both day-first and month-first: "
+            f"{describe(day_proof)} can only be day/month/year, while "
+            f"{describe(month_proof)} can only be month/day/year",
+            file=file or None,
+            hint="Correct the inconsistent dates in the export, or re-export all dates in "
+                 "one format (ISO 2025-03-17 is the safest).",
+        )
+    if order is not None:
+        against = month_proof if order == DAYFIRST else day_proof
+        if against:
+            other = MONTHFIRST if order == DAYFIRST else DAYFIRST
+            raise InputError(
+                f"date_order is {order!r} but {describe(against)} can only be read {_label(other)}",
+                file=file or None, column=against[0].column,
+                hint=f"Check date_order in the mapping file (or Settings ingest.date_order): "
+                     f"this file looks {_label(other)}. Remove the setting to let arinsights decide "
+                     f"from the data.",
+            )
+        chosen = order if any_dm else None
+        how = f"{_label(order)} as configured (date_order = {order!r})"
+        if day_proof or month_proof:
+            how += f", confirmed by {describe(day_proof or month_proof)}"
+    elif day_proof:
+        chosen, how = DAYFIRST, f"{_label(DAYFIRST)}: {describe(day_proof)}"
+    elif month_proof:
+        chosen, how = MONTHFIRST, f"{_label(MONTHFIRST)}: {describe(month_proof)}"
+    elif ambiguous:
+        cls, k, pos = ambiguous
+        ex = cls.text.iloc[k]
+        d1 = _ymd(cls.y[k:k + 1], cls.b[k:k + 1], cls.a[k:k + 1])[0]
+        d2 = _ymd(cls.y[k:k + 1], cls.a[k:k + 1], cls.b[k:k + 1])[0]
+        cols = [c.column for c in classes if c.is_dm.any()]
+        raise InputError(
+            f"ambiguous date order in columns {', '.join(map(repr, cols))}: all days are 12 or "
+            f"less, e.g. {ex!r} (row {_row_label(cls.source, pos, rows)}) could be "
+            f"{_long(d1)} (day-first) or {_long(d2)} (month-first)",
+            file=file or None, column=cls.column, hint=_DATE_ORDER_HINT,
+        )
+    else:
+        chosen = DAYFIRST if any_dm else None  # only d==m values: both orders agree
+        how = ("day and month equal in every numeric date, so the order does not matter"
+               if any_dm else "no day/month ambiguity (ISO, month names, serial or numeric dates)")
+
+    results: dict[str, DateParse] = {}
+    by_name = {cls.column: cls for cls in classes}
+    for col in columns:
+        if col in passthrough:
+            vals = passthrough[col]
+            results[col] = DateParse(values=vals, failed=pd.Series(False, index=vals.index),
+                                     order=None, note="already dates in the file")
+            continue
+        cls = by_name[col]
+        distinct = cls.fixed.copy()
+        if cls.is_dm.any() and chosen is not None:
+            distinct[cls.is_dm] = _dm_dates(cls, chosen)[cls.is_dm]
+        parsed = np.where(cls.codes >= 0, distinct.take(np.maximum(cls.codes, 0)) if len(distinct)
+                          else np.datetime64("NaT"), np.datetime64("NaT"))
+        blank_rows = (cls.codes < 0) | (cls.blank.take(np.maximum(cls.codes, 0)) if len(distinct)
+                                        else True)
+        values = pd.Series(parsed.astype("datetime64[ns]"), index=cls.source.index, name=col)
+        failed = pd.Series(np.isnat(parsed) & ~blank_rows, index=cls.source.index, name=col)
+        col_order = chosen if cls.is_dm.any() else None
+        note = how if cls.is_dm.any() else "no day/month ambiguity in this column"
+        if failed.any():
+            pos = int(np.flatnonzero(failed.to_numpy())[0])
+            note += (f"; {int(failed.sum())} value(s) could not be read as dates, e.g. "
+                     f"{str(cls.source.iloc[pos])!r} (row {_row_label(cls.source, pos, rows)})")
+        results[col] = DateParse(values=values, failed=failed, order=col_order, note=note)
+    return results
+
+
+def _label(order: str) -> str:
+    return "day-first" if order == DAYFIRST else "month-first"
+
+
+def _long(day: np.datetime64) -> str:
+    if np.isnat(day):
+        return "an invalid date"
+    return pd.Timestamp(day).strftime("%d %B %Y").lstrip("0")
+
+
+def parse_dates(values: pd.Series, *, order: str | None = None, column: str = "",
+                file: str = "", rows=None) -> DateParse:
+    """Parse one column of dates.
+
+    Supported: ISO ``2025-03-02`` (with or without a time, ``T`` and ``Z``); numeric
+    day/month orders with ``/``, ``-`` or ``.`` and 2- or 4-digit years (``1/2/2013``,
+    ``17.03.2025``, ``17-03-25``); month names (``05-Feb-19``, ``15 Jul 2026``,
+    ``Jul 15, 2026``, ``Thursday, July 30, 2026``); ``yyyymmdd`` numbers (``20190205.0``);
+    Excel serial days (20000-80000); columns that are already ``datetime64``.
+    Blank, whitespace, ``NaN``, ``None``, ``NaT`` and SAP's ``00.00.0000`` are missing.
+
+    The day/month order is decided from this column alone; to decide it jointly for all
+    date columns of a file use :func:`parse_date_columns`.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The raw column.
+    order : {"dayfirst", "monthfirst"}, optional
+        Stated order; still checked against the data.
+    column, file : str, optional
+        Names for messages.
+    rows : array-like, optional
+        Physical row numbers for messages (default: the index labels).
+
+    Returns
+    -------
+    DateParse
+
+    Raises
+    ------
+    InputError
+        See :func:`parse_date_columns`.
+
+    Examples
+    --------
+    >>> parse_dates(pd.Series(["2025-03-02", "", "soon"])).failed.tolist()
+    [False, False, True]
+    """
+    name = column or "date"
+    return parse_date_columns(pd.DataFrame({name: values}, index=values.index), [name],
+                              order=order, file=file, rows=rows)[name]
+
+
+# --------------------------------------------------------------------------------------
+# amounts
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AmountParse:
+    """Result of parsing one amount column.
+
+    Attributes
+    ----------
+    values : pandas.Series
+        float64, signed (negatives from ``-``, ``(...)``, a trailing ``-`` or ``CR``); NaN
+        where blank or failed. Same index as the input.
+    failed : pandas.Series
+        bool, True where the input was not blank but could not be read as an amount.
+    currency : pandas.Series
+        ISO 4217 code found in the cell (``$`` -> USD, ``€`` -> EUR, ``£`` -> GBP,
+        ``¥`` -> JPY, or a code such as ``EUR``), else None (object dtype).
+    decimal : str
+        ``"."`` or ``","``, the decimal separator decided for the column.
+    note : str
+        How it was decided, in plain words.
+    """
+
+    values: pd.Series
+    failed: pd.Series
+    currency: pd.Series
+    decimal: str
+    note: str
+
+
+_ISO_CURRENCIES = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
+""".split())
+_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR",
+            "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD",
+            "S$": "SGD", "R$": "BRL"}
+
+_SIGN = "[-\u2212+]"
+_MINUS = "[-\u2212]"
+#: thousands-group characters: apostrophe, right single quote, space, no-break spaces
+_SPACES = "'\u2019 \u00a0\u202f"
+_CUR = r"[A-Za-z]{3}|[A-Z]{1,2}\$|[$€£¥₹]"
+_RE_AMOUNT = (
+    r"^(?P<s1>" + _SIGN + r")?\s*(?P<o>\()?\s*(?P<s2>" + _SIGN + r")?\s*(?P<c1>" + _CUR + r")?\s*"
+    r"(?P<s3>" + _SIGN + r")?\s*"
+    r"(?P<n>\d(?:[\d.,'" + _SPACES + r"]*\d)?|[.,]\d+|\d+(?:\.\d+)?[eE][-+]?\d+)"
+    r"\s*(?P<s4>" + _MINUS + r")?\s*(?P<c2>" + _CUR + r")?\s*(?P<cl>\))?\s*"
+    r"(?P<cr>[CcDd][Rr]\.?)?\s*(?P<s5>" + _MINUS + ")?$"
+)
+# classes of the number part (spaces/apostrophes already known to be thousands groups)
+_N_INT = r"^\d+$"
+_N_SCI = r"^\d+(?:\.\d+)?[eE][-+]?\d+$"
+_N_GROUPED = r"^\d{1,3}(?:[" + _SPACES + r"]\d{3})+(?:[.,]\d+)?$"
+_N_POINT = (r"^(?:\d{1,3}(?:,\d{3})+\.\d+|\d{1,3}(?:,\d{3}){2,}|\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?"
+            r"|\d*\.\d+)$")
+_N_COMMA = r"^(?:\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d*,\d+)$"
+_N_AMBIG = r"^[1-9]\d{0,2}[.,]\d{3}$"
+
+_DECIMAL_HINT = ('Say which it is: set decimal = "," (or decimal = ".") for this column in the '
+                 "mapping file.")
+
+
+def _is_number_like(uniq: np.ndarray) -> np.ndarray:
+    return pd.Series(uniq, dtype=object).map(
+        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    ).to_numpy(dtype=bool)
+
+
+def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str = "",
+                  file: str = "", rows=None) -> AmountParse:
+    """Parse one column of money amounts.
+
+    Reads ``1,234.56``, ``1.234,56``, ``1 234,56``, ``1'234.56``, ``$1,250.00``,
+    ``($40.00)``, ``1.234,56-``, ``-1234.5``, ``EUR 1.200,00``, ``1,200.00 USD``, ``40.00 CR``,
+    ``12.5``, ``1250`` and numeric columns. The decimal separator is decided for the whole
+    column from values that can only be read one way (``1.234,56`` or ``12,50`` prove a
+    decimal comma; ``1,234.56`` or ``0.5`` prove a decimal point). ``DR`` is accepted and
+    ignored (a debit is positive).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The raw column (strings or numbers).
+    decimal : {".", ","}, optional
+        Stated decimal separator; still checked against the data.
+    column, file : str, optional
+        Names for messages.
+    rows : array-like, optional
+        Physical row numbers for messages (default: the index labels).
+
+    Returns
+    -------
+    AmountParse
+
+    Raises
+    ------
+    InputError
+        When values prove both separators, when only ambiguous values like ``1,234`` exist
+        and ``decimal`` is not given, when ``decimal`` contradicts the data, or when
+        ``decimal`` is not "." or ",".
+
+    Examples
+    --------
+    >>> parse_amounts(pd.Series(["($40.00)", "1,250.00", ""])).values.tolist()
+    [-40.0, 1250.0, nan]
+    """
+    if decimal is not None and decimal not in (".", ","):
+        raise InputError(f"decimal must be '.' or ',', not {decimal!r}", file=file or None,
+                         column=column or None, hint=_DECIMAL_HINT)
+    index = values.index
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise InputError("expected amounts but found a yes/no column", file=file or None,
+                         column=column or None)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        vals = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=index,
+                         name=values.name)
+        return AmountParse(values=vals, failed=pd.Series(False, index=index),
+                           currency=pd.Series(None, index=index, dtype=object),
+                           decimal=".", note="numbers already in the file")
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    n = len(uniq)
+    out = np.full(n, np.nan)
+    cur = np.full(n, None, dtype=object)
+    native = _is_number_like(uniq) if n and pd.api.types.infer_dtype(uniq) != "string" else np.zeros(n, bool)
+    if native.any():
+        out[native] = uniq[native].astype("float64")
+    text = _as_text(uniq).mask(pd.Series(native), "")
+    blank = _is_missing_text(text) & ~native
+
+    # fast path for the common plain form ("-1234.50", "1,234.56"); the full pattern
+    # (currencies, brackets, trailing signs, CR) only runs on the rest
+    plain = _match(text, r"-?\d[\d.,]*") & ~native
+    g = _extract(text, _RE_AMOUNT, ~plain)
+    if plain.any():
+        neg = text.str.startswith("-").to_numpy(dtype=bool, na_value=False)
+        g["n"] = g["n"].where(~plain, text.str.lstrip("-"))
+        g["s1"] = g["s1"].where(~(plain & neg), "-")
+    hit = g["n"].notna().to_numpy() & ~native
+    minus = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
+                for k in ("s1", "s2", "s3", "s4", "s5"))
+    opened = g["o"].notna().to_numpy()
+    closed = g["cl"].notna().to_numpy()
+    credit = g["cr"].fillna("").str.upper().str.startswith("CR").to_numpy(dtype=bool, na_value=False)
+    negs = minus + (opened & closed) + credit
+    pluses = sum((g[k] == "+").to_numpy(dtype=bool, na_value=False) for k in ("s1", "s2", "s3"))
+    ok = hit & (opened == closed) & (negs <= 1) & ~((negs == 1) & (pluses > 0)) & (pluses <= 1)
+
+    # currency from either side; both sides must agree; codes must be real ISO codes
+    raw_c = [g[k].fillna("") for k in ("c1", "c2")]
+    iso = []
+    for c in raw_c:
+        sym = c.map(_SYMBOLS)
+        up = c.str.upper()
+        code = up.where(up.isin(_ISO_CURRENCIES))
+        code = code.where(code.notna(), sym)
+        bad = (c != "") & code.isna()
+        ok &= ~bad.to_numpy(dtype=bool)
+        iso.append(code)
+    both = iso[0].notna() & iso[1].notna()
+    ok &= ~(both & (iso[0] != iso[1])).to_numpy(dtype=bool, na_value=False)
+    code = iso[0].where(iso[0].notna(), iso[1])
+
+    # number part: classify the separators
+    num = g["n"].fillna("")
+    grouped = _match(num, ".*[" + _SPACES + "].*")
+    grouped_ok = _match(num, _N_GROUPED)
+    ok &= ~grouped | grouped_ok
+    core = num.str.replace("[" + _SPACES + "]", "", regex=True)
+    is_int = _match(core, _N_INT)
+    is_sci = _match(core, _N_SCI)
+    ambig = (_match(core, _N_AMBIG) & ~grouped)
+    # after space grouping a single separator is the decimal one
+    point = (_match(core, _N_POINT) & ~ambig) & ~is_sci
+    comma = (_match(core, _N_COMMA) & ~ambig)
+    ok &= is_int | is_sci | ambig | point | comma
+
+    usable = ok & ~blank
+    point_proof = usable & point
+    comma_proof = usable & comma
+
+    def example(mask: np.ndarray) -> str:
+        row_hits = np.flatnonzero(mask[codes] & (codes >= 0))
+        pos = int(row_hits[0])
+        return f"{str(values.iloc[pos])!r} (row {_row_label(values, pos, rows)})"
+
+    where = _where(file, column)
+    if decimal is None:
+        if point_proof.any() and comma_proof.any():
+            raise InputError(
+                f"amounts are written with both a decimal point and a decimal comma: "
+                f"{example(point_proof)} uses a decimal point, {example(comma_proof)} a "
+                f"decimal comma",
+                file=file or None, column=column or None,
+                hint="Correct the inconsistent amounts in the export, or state the decimal "
+                     "separator for this column in the mapping file (decimal = \".\" or \",\").",
+            )
+        if point_proof.any():
+            decimal, note = ".", f"decimal point: {example(point_proof)}"
+        elif comma_proof.any():
+            decimal, note = ",", f"decimal comma: {example(comma_proof)}"
+        elif (usable & ambig).any():
+            raise InputError(
+                f"cannot tell the decimal separator: every amount with a separator looks like "
+                f"{example(usable & ambig)}, which could be a thousands separator or a "
+                f"decimal one",
+                file=file or None, column=column or None, hint=_DECIMAL_HINT,
+            )
+        else:
+            decimal, note = ".", "no decimal separator needed (whole numbers)"
+    else:
+        against = comma_proof if decimal == "." else point_proof
+        if against.any():
+            raise InputError(
+                f"decimal is {decimal!r} but {example(against)} can only be read with a "
+                f"decimal {'comma' if decimal == '.' else 'point'}",
+                file=file or None, column=column or None,
+                hint="Check the decimal setting for this column in the mapping file, or "
+                     "remove it to let arinsights decide from the data.",
+            )
+        note = f"decimal {'point' if decimal == '.' else 'comma'} as configured"
+
+    if decimal == ".":
+        clean = core.str.replace(",", "", regex=False)
+    else:
+        clean = core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    clean = clean.where(~pd.Series(is_sci), core)
+    magnitude = _num(clean.where(pd.Series(usable), None))
+    sign = np.where(negs >= 1, -1.0, 1.0)
+    parsed = np.where(usable, sign * magnitude, np.nan)
+    out = np.where(native, out, parsed)
+    cur = np.where(usable, code.to_numpy(dtype=object, na_value=None), None)
+
+    take = np.maximum(codes, 0)
+    present = codes >= 0
+    vals = np.where(present, out.take(take) if n else np.nan, np.nan)
+    blank_rows = ~present | (blank.take(take) if n else True)
+    failed = ~np.isfinite(vals) & ~blank_rows
+    curr = np.where(present, cur.take(take) if n else None, None)
+    curr = np.where(np.isfinite(vals), curr, None)
+    if failed.any():
+        note += (f"; {int(failed.sum())} value(s) could not be read as amounts{where}, e.g. "
+                 f"{example(~usable & ~blank & ~native)}")
+    return AmountParse(
+        values=pd.Series(vals, index=index, name=values.name, dtype="float64"),
+        failed=pd.Series(failed, index=index, name=values.name),
+        currency=pd.Series(curr, index=index, name=values.name, dtype=object),
+        decimal=decimal,
+        note=note,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# identifiers and flags
+# --------------------------------------------------------------------------------------
+
+def normalise_ids(values: pd.Series, *, numeric_source: bool = False) -> pd.Series:
+    """Identifiers as clean strings.
+
+    Whitespace is stripped and leading zeros are kept (``"0000611365"`` stays as is).
+    Numbers stored by Excel/Parquet as floats lose their spurious ``.0`` (``611365.0`` ->
+    ``"611365"``); a text ``"611365.0"`` is left alone unless ``numeric_source`` says the
+    column came from a numeric Excel/Parquet column rendered as text. Blanks become None.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings, numbers, or a mix.
+    numeric_source : bool, default False
+        The column was numeric in the source file, so ``"611365.0"`` means ``611365``.
+
+    Returns
+    -------
+    pandas.Series
+        object dtype, str or None; same index.
+
+    Examples
+    --------
+    >>> normalise_ids(pd.Series([" 0007 ", 611365.0, "", None])).tolist()
+    ['0007', '611365', None, None]
+    """
+    index = values.index
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    n = len(uniq)
+    if n == 0:
+        return pd.Series([None] * len(values), index=index, dtype=object, name=values.name)
+    text = _as_text(uniq)
+    if pd.api.types.infer_dtype(uniq) != "string":
+        native = _is_number_like(uniq)
+        if native.any():
+            nums = uniq[native].astype("float64")
+            integral = np.isfinite(nums) & (np.floor(nums) == nums) & (np.abs(nums) < 2 ** 63)
+            rendered = np.where(integral, np.char.mod("%d", np.where(integral, nums, 0).astype("int64")),
+                                uniq[native].astype(str))
+            text = text.mask(pd.Series(native), pd.Series(np.empty(n, dtype=object)))
+            text.iloc[np.flatnonzero(native)] = rendered
+    if numeric_source:
+        text = text.str.replace(r"^(\d+)\.0*$", r"\1", regex=True)
+    missing = text.str.lower().isin(("", "nan", "none", "nat", "<na>")).to_numpy(dtype=bool, na_value=True)
+    clean = np.where(missing, None, text.to_numpy(dtype=object, na_value=None))
+    out = np.where(codes >= 0, clean.take(np.maximum(codes, 0)), None)
+    return pd.Series(out, index=index, dtype=object, name=values.name)
+
+
+_TRUE = ("yes", "y", "true", "t", "1", "x", "1.0", "on", "disputed")
+_FALSE = ("no", "n", "false", "f", "0", "0.0", "off")
+
+
+def parse_flags(values: pd.Series, *, column: str = "", file: str = "") -> pd.Series:
+    """Yes/no flags as a nullable boolean column.
+
+    ``Yes/No``, ``Y/N``, ``True/False``, ``T/F``, ``1/0`` (case-insensitive) map to
+    True/False and blanks to <NA>. In a column that marks only ``X`` (the "X or blank"
+    convention), blanks are False; a column whose values are all blank stays <NA>.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings, bools or 0/1 numbers.
+    column, file : str, optional
+        Names for messages.
+
+    Returns
+    -------
+    pandas.Series
+        ``boolean`` dtype (True/False/<NA>), same index.
+
+    Raises
+    ------
+    InputError
+        Listing the values that are not a recognised yes/no token.
+
+    Examples
+    --------
+    >>> parse_flags(pd.Series(["Yes", "no", ""])).tolist()
+    [True, False, <NA>]
+    """
+    index = values.index
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean")
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    text = _as_text(uniq).str.lower()
+    is_true = text.isin(_TRUE).to_numpy(dtype=bool, na_value=False)
+    is_false = text.isin(_FALSE).to_numpy(dtype=bool, na_value=False)
+    blank = _is_missing_text(text)
+    unknown = ~(is_true | is_false | blank)
+    if unknown.any():
+        bad = [str(v) for v in uniq[unknown][:10]]
+        raise InputError(
+            f"expected yes/no values but found {', '.join(map(repr, bad))}"
+            + (f" and {int(unknown.sum()) - 10} more" if unknown.sum() > 10 else ""),
+            file=file or None, column=column or None,
+            hint="Use Yes/No, Y/N, True/False, 1/0 or X/blank in this column, or leave it "
+                 "out of the mapping.",
+        )
+    x_only = text[is_true].isin(["x"]).all() and is_true.any() and not is_false.any()
+    result = np.full(len(uniq), pd.NA, dtype=object)
+    result[is_true] = True
+    result[is_false] = False
+    if x_only:
+        result[blank] = False
+    blank_value = False if x_only else pd.NA
+    out = np.where(codes >= 0, result.take(np.maximum(codes, 0)) if len(uniq) else pd.NA,
+                   blank_value)
+    return pd.Series(out, index=index, name=values.name).astype("boolean")

@@ -1,0 +1,417 @@
+"""Read any export file into a grid of strings, with provenance.
+
+:func:`read_grid` turns a CSV/TXT, XLSX or Parquet export into a :class:`Grid`: every cell
+as a string (``""`` when empty), no header interpretation, and for each grid row its
+physical position in the file (line number for text, sheet row for Excel), so every later
+message and reject can point at the row a user sees in their editor or spreadsheet.
+
+Text files
+----------
+* Encoding: UTF-8 with a byte order mark (``utf-8-sig``), UTF-8, UTF-16 with a byte order
+  mark (Excel's "Unicode text"), else Windows-1252 (``cp1252``). A file that is none of
+  these raises :class:`~arinsights.errors.InputError` naming the byte offset.
+* Delimiter: the one of ``,`` ``;`` tab ``|`` that splits the first 50 non-blank lines into
+  the most consistent number of fields (quote-aware).
+* Every physical line is a row, blank lines included (as all-empty rows), so ``rows`` are
+  line numbers. Ragged lines (title lines with one field) are padded with ``""``. Nothing is
+  converted: ids keep their leading zeros.
+* SAP pipe exports (``|Account|Document Number|...|``): the empty field before the first
+  and after the last pipe is dropped, cells are stripped of their fixed-width padding, and
+  ruler lines (``|-----|`` or ``-----``) are kept as rows for the readers to skip.
+
+Spreadsheets and Parquet
+------------------------
+* XLSX: the only non-empty sheet, or the one named by ``sheet``; ``rows`` are sheet rows;
+  ``typed`` keeps the native values (datetimes, floats); ``cells`` holds ``str(value)``
+  (e.g. ``"2025-03-02 00:00:00"``, ``"45123.0"``), which :mod:`arinsights.ingest.parsing`
+  reads.
+* Parquet: the column names are row 1 of ``cells`` and the data rows are numbered
+  2..n+1, so readers treat every file alike; ``typed`` has the same shape, its first
+  (header) row missing and the data in their native dtypes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+__all__ = ["Grid", "read_grid", "TEXT_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
+
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab", ".dat", ".prn")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_LINES = 50
+_REEXPORT_HINT = ("Re-export the file as CSV UTF-8 (in Excel: Save As > 'CSV UTF-8'), or give "
+                  "the encoding explicitly.")
+
+
+@dataclass
+class Grid:
+    """A file's content as strings, before any header interpretation.
+
+    Attributes
+    ----------
+    file : str
+        The path as given (used in messages and provenance).
+    cells : pandas.DataFrame
+        All values as strings (``""`` for empty), columns ``0..n-1``, default RangeIndex.
+    rows : numpy.ndarray
+        1-based physical line number (text) or sheet row (Excel) of each row of ``cells``.
+    encoding : str or None
+        ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16"``, ``"cp1252"`` (or as given); None for
+        Excel/Parquet.
+    delimiter : str or None
+        ``","``, ``";"``, ``"\\t"`` or ``"|"``; None for Excel/Parquet.
+    sheet : str or None
+        The Excel sheet read.
+    typed : pandas.DataFrame or None
+        Excel/Parquet only: the same grid with native types (datetime, float), same shape
+        and labels as ``cells``.
+    """
+
+    file: str
+    cells: pd.DataFrame
+    rows: np.ndarray
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    typed: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+def read_grid(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
+              delimiter: str | None = None) -> Grid:
+    """Read an export file into a :class:`Grid` of strings.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``/``.txt``/``.tsv`` text export, an ``.xlsx`` workbook or a ``.parquet``
+        file.
+    sheet : str, optional
+        Excel sheet to read; required when a workbook has several non-empty sheets.
+    encoding : str, optional
+        Text encoding; detected when not given.
+    delimiter : str, optional
+        Text delimiter; detected when not given.
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    InputError
+        Missing file, a directory, an empty file, an unsupported extension, an undecodable
+        text file, an unknown or ambiguous sheet.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.csv")
+    >>> _ = open(p, "w").write("id;amount\\n007;1,5\\n")
+    >>> g = read_grid(p)
+    >>> g.delimiter, g.cells.values.tolist(), g.rows.tolist()
+    (';', [['id', 'amount'], ['007', '1,5']], [1, 2])
+    """
+    file = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", file=file,
+                         hint="Check the path and the file name (including its extension).")
+    if p.is_dir():
+        raise InputError("this is a folder, not a file", file=file,
+                         hint="Give the path of the export file inside it.")
+    suffix = p.suffix.lower()
+    if p.stat().st_size == 0:
+        raise InputError("the file is empty (0 bytes)", file=file,
+                         hint="Export the report again; the export may have been interrupted.")
+    if suffix in TEXT_SUFFIXES:
+        return _read_text(p, file, encoding=encoding, delimiter=delimiter)
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(p, file, sheet=sheet)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(p, file)
+    if suffix == ".xls":
+        raise InputError("old Excel .xls workbooks are not supported", file=file,
+                         hint="Open it in Excel and save it as .xlsx (or export CSV).")
+    supported = ", ".join(TEXT_SUFFIXES + EXCEL_SUFFIXES + PARQUET_SUFFIXES)
+    raise InputError(f"unsupported file type {suffix or '(no extension)'!r}", file=file,
+                     hint=f"arinsights reads {supported}. Export the ledger as CSV or XLSX.")
+
+
+# --------------------------------------------------------------------------------------
+# text
+# --------------------------------------------------------------------------------------
+
+def _decode(data: bytes, file: str, encoding: str | None) -> tuple[str, str]:
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", file=file,
+                             hint="Use e.g. 'utf-8' or 'cp1252'.") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"cannot be read as {encoding}: byte {exc.start} (0x{data[exc.start]:02x}) "
+                f"is not valid there", file=file, hint=_REEXPORT_HINT) from None
+    if data.startswith(codecs.BOM_UTF8):
+        enc = "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    else:
+        enc = None
+    if enc:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"starts with a {enc} byte order mark but byte {exc.start} is not valid {enc}",
+                file=file, hint=_REEXPORT_HINT) from None
+    nul = data.find(b"\x00", 0, 1 << 16)
+    if nul >= 0:
+        raise InputError(
+            f"this does not look like a text export (byte {nul} is a NUL byte; is it a "
+            f"spreadsheet or a compressed file renamed to {Path(file).suffix}?)",
+            file=file, hint=_REEXPORT_HINT)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot be read as UTF-8 or Windows-1252: byte {exc.start} "
+            f"(0x{data[exc.start]:02x}) is not valid in either", file=file,
+            hint=_REEXPORT_HINT) from None
+
+
+_RULER_CHARS = set("-=_+| \t")
+
+
+def _is_ruler(line: str) -> bool:
+    """A dashed separator line such as ``|-------|`` or ``-------``."""
+    s = line.strip()
+    return bool(s) and set(s) <= _RULER_CHARS and ("-" in s or "=" in s)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter giving the most consistent multi-field split of the first lines."""
+    lines = []
+    for line in text.splitlines():
+        if line.strip() and not _is_ruler(line):
+            lines.append(line)
+            if len(lines) >= _SNIFF_LINES:
+                break
+    if not lines:
+        return ","
+    sample = "\n".join(lines)
+    best, best_score = ",", (0, 0, 0)
+    for rank, delim in enumerate(_DELIMITERS):
+        quoting = csv.QUOTE_NONE if delim == "|" else csv.QUOTE_MINIMAL
+        try:
+            counts = [len(rec) for rec in csv.reader(io.StringIO(sample), delimiter=delim,
+                                                     quoting=quoting)]
+        except csv.Error:
+            continue
+        if len(counts) > 1 and len(lines) >= _SNIFF_LINES:
+            counts = counts[:-1]  # the last record may be cut by the sample
+        mode, freq = Counter(counts).most_common(1)[0]
+        if mode < 2:
+            continue
+        score = (freq, mode, -rank)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _max_fields_upper_bound(text: str, delim: str) -> tuple[int, int]:
+    """(upper bound of fields per line, exact max over lines without quotes).
+
+    Counts delimiters per line with numpy; a line holding a quote may have delimiters
+    inside quoted fields, so its count is only an upper bound.
+    """
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    newlines = np.flatnonzero(data == ord("\n"))
+    nlines = len(newlines) + 1
+    per_line = np.bincount(np.searchsorted(newlines, np.flatnonzero(data == ord(delim))),
+                           minlength=nlines)
+    quoted = np.bincount(np.searchsorted(newlines, np.flatnonzero(data == ord('"'))),
+                         minlength=nlines) > 0
+    upper = int(per_line.max()) + 1
+    exact = int(per_line[~quoted].max()) + 1 if (~quoted).any() else 1
+    return upper, exact
+
+
+def _physical_rows(text: str, delim: str, quoting: int, n_records: int) -> np.ndarray:
+    """Line number where each record starts (slow path for quoted multi-line fields)."""
+    starts = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quoting=quoting)
+    line = 1
+    for _ in reader:
+        starts.append(line)
+        line = reader.line_num + 1
+    rows = np.asarray(starts, dtype=np.int64)
+    if len(rows) != n_records:  # parsers disagree; fall back to record order
+        return np.arange(1, n_records + 1, dtype=np.int64)
+    return rows
+
+
+def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | None) -> Grid:
+    data = p.read_bytes()
+    text, enc = _decode(data, file, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise InputError("the file has no content (only blank lines)", file=file,
+                         hint="Export the report again; it may have been empty.")
+    if delimiter is not None and delimiter not in _DELIMITERS and len(delimiter) != 1:
+        raise InputError(f"delimiter must be one character, not {delimiter!r}", file=file)
+    delim = delimiter or _sniff_delimiter(text)
+    quoting = csv.QUOTE_NONE if delim == "|" else csv.QUOTE_MINIMAL
+    upper, exact = _max_fields_upper_bound(text, delim)
+    body = text
+    try:
+        cells = pd.read_csv(
+            # the C parser reads a file path much faster than a Python text buffer
+            p if enc in ("utf-8", "utf-8-sig", "cp1252") else io.StringIO(body),
+            encoding=enc if enc in ("utf-8", "utf-8-sig", "cp1252") else None, sep=delim, header=None, names=range(upper), dtype=object,
+            keep_default_na=False, na_filter=False, skip_blank_lines=False, quoting=quoting,
+            engine="c", index_col=False,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"cannot be split into columns with delimiter {delim!r} ({exc})",
+                         file=file, hint="Check the file opens correctly in a text editor; "
+                                         "unbalanced quotes are a common cause.") from None
+    nlines = body.count("\n") + (0 if body.endswith("\n") else 1)
+    if len(cells) == nlines:
+        rows = np.arange(1, nlines + 1, dtype=np.int64)
+    else:
+        rows = _physical_rows(body, delim, quoting, len(cells))
+    if delim == "|":
+        cells = _strip_pipes(cells, body)
+        exact = 1
+    cells = _trim_right(cells, keep=exact)
+    cells.columns = range(cells.shape[1])
+    return Grid(file=file, cells=cells.reset_index(drop=True), rows=rows, encoding=enc,
+                delimiter=delim, sheet=None, typed=None)
+
+
+def _strip_pipes(cells: pd.DataFrame, body: str) -> pd.DataFrame:
+    """SAP list exports: drop the empty field before a leading pipe, strip padding."""
+    lines = body.split("\n")
+    if body.endswith("\n"):
+        lines = lines[:-1]
+    leading = pd.Series(lines, dtype=object).str.lstrip().str.startswith("|").to_numpy(dtype=bool)
+    values = cells.to_numpy(dtype=object)
+    shifted = np.empty_like(values)
+    shifted[:, :-1] = values[:, 1:]
+    shifted[:, -1] = ""
+    values = np.where(leading[:, None], shifted, values)
+    out = pd.DataFrame(values, index=cells.index)
+    return out.apply(lambda col: col.str.strip())
+
+
+def _trim_right(cells: pd.DataFrame, keep: int) -> pd.DataFrame:
+    """Drop trailing columns that are empty in every row, but never below ``keep``."""
+    ncols = cells.shape[1]
+    while ncols > max(keep, 1) and (cells.iloc[:, ncols - 1] == "").all():
+        ncols -= 1
+    return cells.iloc[:, :ncols]
+
+
+# --------------------------------------------------------------------------------------
+# Excel and Parquet
+# --------------------------------------------------------------------------------------
+
+def _to_cells(typed: pd.DataFrame) -> pd.DataFrame:
+    """``str(value)`` for every cell, ``""`` for missing, column by column."""
+    out = {}
+    for col in typed.columns:
+        s = typed[col]
+        missing = s.isna().to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(s.dtype) or (
+                pd.api.types.is_numeric_dtype(s.dtype) and isinstance(s.dtype, np.dtype)):
+            text = s.astype(str)  # vectorised; e.g. "2025-03-02", "45123.0"
+        else:
+            text = s.astype(object).map(str, na_action="ignore")
+        out[col] = np.where(missing, "", text.to_numpy(dtype=object))
+    return pd.DataFrame(out, index=typed.index, columns=typed.columns, dtype=object)
+
+
+def _read_excel(p: Path, file: str, *, sheet: str | None) -> Grid:
+    try:
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises several types for a damaged file
+        raise InputError(f"cannot be opened as an Excel workbook ({exc})", file=file,
+                         hint="Open it in Excel and save it again as .xlsx.") from None
+    with book:
+        names = book.sheet_names
+        if sheet is not None:
+            if sheet not in names:
+                raise InputError(
+                    f"has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))}",
+                    file=file, hint='Set sheet = "<name>" in the mapping file or pass --sheet.')
+            chosen = sheet
+            frame = pd.read_excel(book, sheet_name=sheet, header=None)
+        else:
+            frames = {name: pd.read_excel(book, sheet_name=name, header=None) for name in names}
+            non_empty = [n for n, f in frames.items() if f.notna().any().any()]
+            if not non_empty:
+                raise InputError("every sheet of the workbook is empty", file=file)
+            if len(non_empty) > 1:
+                raise InputError(
+                    f"has several sheets with data: {', '.join(map(repr, non_empty))}; "
+                    f"arinsights does not guess which one is the ledger",
+                    file=file,
+                    hint=f'Choose one: set sheet = "{non_empty[0]}" in the mapping file, or '
+                         f'pass --sheet "{non_empty[0]}" on the command line.')
+            chosen = non_empty[0]
+            frame = frames[chosen]
+    frame.columns = range(frame.shape[1])
+    frame = frame.reset_index(drop=True)
+    cells = _to_cells(frame)
+    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return Grid(file=file, cells=cells, rows=rows, encoding=None, delimiter=None, sheet=chosen,
+                typed=frame)
+
+
+def _read_parquet(p: Path, file: str) -> Grid:
+    try:
+        data = pd.read_parquet(p, engine="pyarrow")
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for a damaged file
+        raise InputError(f"cannot be read as Parquet ({exc})", file=file,
+                         hint="Check the file was written completely.") from None
+    names = [str(c) for c in data.columns]
+    data = data.reset_index(drop=True)
+    data.columns = range(data.shape[1])
+    body = _to_cells(data)
+    header = pd.DataFrame([names], columns=body.columns, dtype=object)
+    cells = pd.concat([header, body], ignore_index=True)
+    typed_cols = {}
+    for col in data.columns:
+        s = data[col]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":
+            s = s.astype("Int64")  # so the missing header cell does not turn ids into floats
+        elif isinstance(s.dtype, np.dtype) and s.dtype.kind == "b":
+            s = s.astype("boolean")
+        head = pd.Series([None], dtype=s.dtype)
+        typed_cols[col] = pd.concat([head, s], ignore_index=True)
+    typed = pd.DataFrame(typed_cols)
+    rows = np.arange(1, len(cells) + 1, dtype=np.int64)
+    return Grid(file=file, cells=cells, rows=rows, encoding=None, delimiter=None, sheet=None,
+                typed=typed)
