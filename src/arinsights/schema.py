@@ -120,6 +120,18 @@ class Skipped(_Base):
     amount: Series[float] = pa.Field(nullable=True)
 
 
+class Merged(_Base):
+    """Rows cleaning folded into another row (exact duplicates, invoice lines, snapshot rows
+    of known invoices, repeated documents, cleared items)."""
+
+    file: Series[str]
+    row: Series[int]
+    rule: Series[str] = pa.Field(isin=["exact_duplicate", "invoice_line", "snapshot_of_known_invoice",
+                                       "repeated_document", "cleared_item"])
+    amount: Series[float] = pa.Field(nullable=True)
+    into: Series[str] = pa.Field(nullable=True, description="source of the row it was folded into")
+
+
 class Durations(_Base):
     """Per invoice as of a date; invoices paid after ``as_of`` are open (censored)."""
 
@@ -172,12 +184,115 @@ class PayRuns(_Base):
     next_run: Series[pd.Timestamp] = pa.Field(nullable=True, description="next expected pay run after as_of")
 
 
+class InvoiceFeatures(_Base):
+    """As-of invoice features (behaviour.features): only what was known on the issue date.
+
+    History features are NaN when the customer had no such history before the invoice.
+    ``late`` and ``outcome_known_date`` are the label, kept apart from the features.
+    """
+
+    invoice_id: Series[str]
+    customer_id: Series[str]
+    invoice_date: Series[pd.Timestamp]
+    due_date: Series[pd.Timestamp]
+    prior_invoice_count: Series[float] = pa.Field(ge=0, description="invoices issued before this one")
+    prior_paid_count: Series[float] = pa.Field(ge=0, description="invoices paid before the issue date")
+    prior_late_share: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    prior_mean_days_late: Series[float] = pa.Field(nullable=True)
+    prior_median_days_late: Series[float] = pa.Field(nullable=True)
+    recent_trend_days_late: Series[float] = pa.Field(nullable=True, description="mean of last k minus long-run mean")
+    open_count_at_issue: Series[float] = pa.Field(ge=0)
+    open_balance_at_issue: Series[float] = pa.Field(ge=0)
+    days_since_last_payment: Series[float] = pa.Field(nullable=True)
+    amount_to_prior_median: Series[float] = pa.Field(nullable=True)
+    amount: Series[float]
+    terms_days: Series[float]
+    disputed: Series[float] = pa.Field(isin=[0.0, 1.0])
+    issue_weekday: Series[float]
+    issue_day: Series[float]
+    issue_days_to_month_end: Series[float]
+    modal_pay_weekday: Series[float] = pa.Field(nullable=True)
+    modal_pay_weekday_share: Series[float] = pa.Field(nullable=True)
+    days_to_modal_pay_weekday: Series[float] = pa.Field(nullable=True)
+    mean_pay_day: Series[float] = pa.Field(nullable=True)
+    pay_day_concentration: Series[float] = pa.Field(nullable=True)
+    days_to_mean_pay_day: Series[float] = pa.Field(nullable=True)
+    dtp_loc_shrunk: Series[float] = pa.Field(nullable=True, description="shrunk mean of log(1 + days_to_pay)")
+    dtp_scale_shrunk: Series[float] = pa.Field(nullable=True, description="shrunk sd of log(1 + days_to_pay)")
+    late: Series[float] = pa.Field(nullable=True, isin=[0.0, 1.0], description="label; NaN while unknowable")
+    outcome_known_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+
 class Segments(_Base):
     """One row per customer as of the report date."""
 
     customer_id: Series[str]
     customer_name: Series[str] = pa.Field(nullable=True)
     segment: Series[str] = pa.Field(isin=["ghost", "new", "habitual", "drifting", "slipped", "irregular", "reliable"])
+    action: Series[str]
+    next_action_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    open_amount: Series[float]
+    reasons: Series[str]
+
+
+class CustomerHistory(_Base):
+    """Per customer as of the report date: paid history in the look-back and what is open
+    (``arinsights.playbook.segments.customer_history``). On time = paid within grace of due,
+    or by the customer's first pay run on/after due (plus the pay-run grace)."""
+
+    customer_id: Series[str]
+    customer_name: Series[str] = pa.Field(nullable=True)
+    currency: Series[str] = pa.Field(nullable=True)
+    n_paid: Series[int] = pa.Field(ge=0)
+    n_on_time: Series[int] = pa.Field(ge=0)
+    on_time_share: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    n_late_by_terms: Series[int] = pa.Field(ge=0, description="paid more than grace_days after due")
+    n_run_explained: Series[int] = pa.Field(ge=0, description="late by terms but paid on the first run after due")
+    median_days_late: Series[float] = pa.Field(nullable=True, description="vs due, or vs the first pay run on/after due")
+    median_days_late_terms: Series[float] = pa.Field(nullable=True, description="paid_date - due_date")
+    recent_mean_days_to_pay: Series[float] = pa.Field(nullable=True, description="mean over the last k paid")
+    earlier_on_time_share: Series[float] = pa.Field(nullable=True, description="on-time share before the last k paid")
+    long_run_p80_days: Series[float] = pa.Field(
+        nullable=True, description="p80 days-to-pay of the paid invoices before the last k (the drift baseline)")
+    last_payment_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    days_since_payment: Series[float] = pa.Field(nullable=True)
+    open_amount: Series[float]
+    n_open: Series[int] = pa.Field(ge=0)
+    n_disputed_open: Series[int] = pa.Field(ge=0, description="open invoices flagged disputed")
+    oldest_open_age: Series[float] = pa.Field(nullable=True, description="non-disputed open invoices")
+    max_days_past_due: Series[float] = pa.Field(nullable=True, description="non-disputed open invoices")
+    earliest_open_due_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    typical_monthly_payment: Series[float] = pa.Field(nullable=True, description="median cash per month with payments")
+    typical_terms_days: Series[float] = pa.Field(nullable=True, description="median due - invoice date")
+    pay_run_pattern: Series[str]
+    pay_run_day: Series[float] = pa.Field(nullable=True)
+    next_run: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+
+class SegmentEvidence(CustomerHistory):
+    """The numbers behind a segment, carried on the Segments frame beside its columns."""
+
+    median_days: Series[float] = pa.Field(nullable=True)
+    p80_days: Series[float] = pa.Field(nullable=True)
+    p90_days: Series[float] = pa.Field(nullable=True)
+    n_out_of_window: Series[int] = pa.Field(ge=0, description="open invoices past window and pay run")
+    worst_invoice_id: Series[str] = pa.Field(nullable=True, description="oldest out-of-window (else oldest) open invoice")
+    worst_invoice_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    worst_invoice_age: Series[float] = pa.Field(nullable=True)
+    worst_invoice_amount: Series[float] = pa.Field(nullable=True, description="its open amount")
+    next_check_date: Series[pd.Timestamp] = pa.Field(nullable=True, description="first day an open invoice may be chased")
+    p_pay_30: Series[float] = pa.Field(nullable=True, description="open-amount weighted P(paid within 30 days)")
+    p_next_late: Series[float] = pa.Field(nullable=True, description="lateness model, when given")
+    p_open_late: Series[float] = pa.Field(nullable=True, description="lateness model, when given")
+
+
+class Actions(_Base):
+    """Recommended playbook actions: one row per action (a customer may have several,
+    e.g. a reminder and a billing-date change). Same columns as :class:`Segments`."""
+
+    customer_id: Series[str]
+    customer_name: Series[str] = pa.Field(nullable=True)
+    segment: Series[str]
     action: Series[str]
     next_action_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     open_amount: Series[float]

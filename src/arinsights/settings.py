@@ -53,6 +53,8 @@ class BehaviourSettings:
     paycycle_fdr: float = 0.05
     #: number of most recent paid invoices used for a customer's recent trend.
     trend_k: int = 5
+    #: pseudo-count weight of the portfolio in the as-of shrunk days-to-pay features.
+    features_shrink_k: float = 5.0
     #: monthly cut-offs in the rolling-origin backtest.
     backtest_cutoffs: int = 4
     #: invoices the lateness classifier trains on at most (most recent first).
@@ -81,7 +83,16 @@ class PlaybookSettings:
     drift_recent_k: int = 4
     #: recent mean days-to-pay must exceed the long-run p80 by this many days for "drifting".
     drift_margin_days: float = 7.0
-    #: open balance and no payment for at least this many days: "ghost".
+    #: "drifting" also needs this on-time share in the paid history before the last k paid
+    #: invoices. Lower than reliable_on_time_share because a drift builds up over months,
+    #: so its start is already in that history; at the habitual level by default.
+    drift_history_on_time_share: float = 0.5
+    #: the drift baseline (long-run p80) is the 80th percentile of the customer's own paid
+    #: invoices before the last k when there are at least this many of them, else the
+    #: DaysToPayModel p80 (which includes the recent, drifting invoices and open ones).
+    drift_min_history: int = 6
+    #: no payment for at least this many days while the oldest open invoice is at least
+    #: this old (owes money and pays nothing): "ghost".
     ghost_days: int = 120
     #: call when an invoice's age reaches this fraction of the way from p80 to p90 of the
     #: customer's window (0 = at p80, 1 = at p90).
@@ -99,6 +110,22 @@ class PlaybookSettings:
     risk_horizon_days: int = 30
     #: days between a reminder and the next step.
     reminder_followup_days: int = 7
+    #: days allowed after a customer's pay-run day for the money to arrive (bank transfer,
+    #: posting). A run day that falls on a weekend is moved to the next Monday first.
+    pay_run_grace_days: int = 2
+    #: "move billing date" is recommended when at least this many paid invoices ...
+    billing_shift_min_invoices: int = 3
+    #: ... and at least this share of paid invoices were late by the terms but paid on the
+    #: customer's first pay run after the due date (the run explains the lateness).
+    billing_shift_min_share: float = 0.25
+    #: the recommended billing day makes invoices fall due this many days before the run.
+    billing_shift_buffer_days: int = 2
+    #: days between the final notice to a ghost customer and the hand-over to an agency.
+    final_notice_days: int = 7
+    #: count disputed invoices as lateness. Off by default: a disputed invoice waits for the
+    #: dispute to be resolved, which says nothing about the customer's payment habit, so it
+    #: is left out of the on-time history and never makes a customer "slipped".
+    disputes_count_as_late: bool = False
 
 
 @dataclass(frozen=True)
