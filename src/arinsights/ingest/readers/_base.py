@@ -1,0 +1,588 @@
+"""Shared machinery of the layout readers: header matching, row rules, parsing data rows
+into :class:`~arinsights.schema.Transactions`, and the three output frames.
+
+A layout reader decides three things about a :class:`~arinsights.ingest.textio.Grid`:
+
+* which grid column holds which canonical field (``fields``: field -> column position),
+* a skip rule for every structural row (title, blank, subtotal, ...), and
+* the kind (invoice / payment / credit) of every data row, or why it has none.
+
+:func:`finish` does the rest for every layout alike: parse dates (jointly, one decision of
+day/month order per file), amounts and ids; reject rows with problems (reasons in plain
+words); and build the :class:`ReadResult` in which every physical row of the file appears
+exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...errors import InputError
+from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
+from ...settings import IngestSettings
+from ..parsing import normalise_ids, parse_amounts, parse_date_columns, parse_flags
+
+T = Transactions
+
+# skip rules (Skipped.rule)
+RULE_TITLE = "title"
+RULE_BLANK = "blank"
+RULE_HEADER = "header"
+RULE_BUCKET = "bucket_header"
+RULE_SUBTOTAL = "subtotal"
+RULE_TOTAL = "total"
+RULE_FOOTER = "footer"
+RULE_RULER = "ruler"
+RULE_CUSTOMER = "customer_header"
+RULE_VOIDED = "status_voided"
+RULE_DRAFT = "status_draft"
+
+#: canonical string fields a layout may map (besides the Transactions date/amount fields)
+DATE_FIELDS = (T.document_date, T.due_date, T.settled_date)
+ID_FIELDS = (T.document_id, T.customer_id, T.applied_to, T.line_of)
+
+
+@dataclass
+class ReadResult:
+    """What a reader made of one export file.
+
+    Attributes
+    ----------
+    file : str
+        The file as given.
+    layout : str
+        "generic", "transactions", "invoices", "payments", "quickbooks_aging", "xero_invoices",
+        "xero_aged_receivables", "sap_fbl5n" or "mapping".
+    transactions : pandas.DataFrame
+        :class:`~arinsights.schema.Transactions`, one row per data row kept.
+    skipped : pandas.DataFrame
+        :class:`~arinsights.schema.Skipped`, rows skipped by a named rule.
+    rejects : pandas.DataFrame
+        :class:`~arinsights.schema.Rejects`, rows that could not be used, with the reason.
+    rows_read : int
+        Every physical row of the file (``len(transactions) + len(skipped) + len(rejects)``).
+    notes : list of str
+        Decisions taken while reading (date order, encoding, ...), in plain words.
+
+    Notes
+    -----
+    ``amount`` is a positive magnitude in all three frames (``kind`` carries the sign of a
+    kept row), so the amounts of a file reconcile: total parsed magnitude of all rows =
+    kept + skipped + rejected, with rows whose amount could not be parsed counted as NaN.
+    """
+
+    file: str
+    layout: str
+    transactions: pd.DataFrame
+    skipped: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    notes: list[str] = field(default_factory=list)
+
+
+def norm_header(text: object) -> str:
+    """Header key: lower case, accents and everything but letters and digits removed.
+
+    >>> norm_header(" *Date d'échéance nette ")
+    'datedecheancenette'
+    >>> norm_header("N° pièce")
+    'npiece'
+    """
+    text = unicodedata.normalize("NFKD", str(text)).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[\W_]+", "", text)
+
+
+def squash_spaces(values: pd.Series) -> pd.Series:
+    """Collapse runs of white space and strip (customer names keep their case)."""
+    return values.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def blank_mask(cells: pd.DataFrame) -> np.ndarray:
+    """True for rows whose every cell is empty (cells as :func:`grid_cells` gives them)."""
+    if cells.shape[1] == 0:
+        return np.ones(len(cells), dtype=bool)
+    return (cells.to_numpy(dtype=object) == "").all(axis=1)
+
+
+def nonblank_count(cells: pd.DataFrame) -> np.ndarray:
+    """Number of non-empty cells in each row."""
+    return (cells.to_numpy(dtype=object) != "").sum(axis=1)
+
+
+def grid_cells(grid) -> pd.DataFrame:
+    """The grid's cells as stripped Python strings ("" for empty), object dtype, positional
+    index 0..n-1.
+
+    Every reader works on this one copy. Columns are object dtype on purpose: pandas 3
+    would otherwise convert back and forth between Arrow strings and Python objects at
+    every step, which dominates the time on large files. White space is trimmed by Arrow,
+    and only the cells that had any are replaced.
+    """
+    cells = grid.cells
+    out = {}
+    for i, name in enumerate(cells.columns):
+        values = cells[name].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = np.where(missing, "", values)
+        arrow = pa.array(values, type=pa.string())
+        trimmed = pc.utf8_trim_whitespace(arrow)
+        changed = pc.not_equal(pc.binary_length(arrow), pc.binary_length(trimmed))
+        if pc.any(changed).as_py():
+            values = values.copy()
+            at = np.flatnonzero(changed.to_numpy(zero_copy_only=False))
+            values[at] = trimmed.take(pa.array(at)).to_numpy(zero_copy_only=False)
+        out[i] = pd.Series(values, dtype=object)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(cells))) if out else pd.DataFrame(index=pd.RangeIndex(len(cells)))
+
+
+def header_rows_like(cells: pd.DataFrame, header_idx: int) -> np.ndarray:
+    """True for rows (after the header) that repeat the header (page breaks in text exports)."""
+    values = cells.to_numpy(dtype=object)
+    same = (values == values[header_idx]).all(axis=1)
+    same[: header_idx + 1] = False
+    return same
+
+
+def base_rules(cells: pd.DataFrame, header_idx: int) -> pd.Series:
+    """Skip rules every layout shares: rows before the header are "title" (or "blank"),
+    the header row and its repeats are "header", empty rows are "blank".
+
+    Returns
+    -------
+    pandas.Series
+        Object series aligned to the grid rows; ``None`` for rows still to be classified.
+    """
+    n = len(cells)
+    rules = np.full(n, None, dtype=object)
+    blank = blank_mask(cells)
+    before = np.arange(n) < header_idx
+    rules[before] = RULE_TITLE
+    rules[header_rows_like(cells, header_idx)] = RULE_HEADER
+    rules[header_idx] = RULE_HEADER
+    rules[blank] = RULE_BLANK
+    return pd.Series(rules, index=cells.index, dtype=object)
+
+
+@dataclass
+class Layout:
+    """What a layout reader decided, handed to :func:`finish`.
+
+    Attributes
+    ----------
+    name : str
+        Layout name for :attr:`ReadResult.layout`.
+    header_idx : int
+        Position of the header row in the grid.
+    fields : dict
+        Canonical field -> grid column position. Fields: the Transactions fields plus
+        ``terms`` (terms text) and ``type`` (the raw type column, for messages).
+    rules : pandas.Series
+        Skip rule per grid row, ``None`` for data rows.
+    kind : pandas.Series
+        Kind per grid row (used on data rows); ``None`` where the row has no usable kind,
+        then ``kind_reason`` says why.
+    kind_reason : callable or None
+        Reject reasons for data rows without a kind: called with the grid positions of
+        those rows, returns an array of reasons (built only for the rows that need one).
+    credits_by_sign : bool
+        A negative amount on an invoice row means a credit note (layouts with no type
+        column); otherwise a negative invoice is rejected.
+    fill : dict
+        Field -> Series over grid rows that replaces missing values (e.g. the customer from
+        a customer header row).
+    constants : dict
+        Field -> one value for every row (e.g. the snapshot date of an aging report).
+    date_order, decimal, currency : str or None
+        Reading hints (mapping / settings / layout convention).
+    notes : list of str
+        Layout-specific notes.
+    """
+
+    name: str
+    header_idx: int
+    fields: dict[str, int]
+    rules: pd.Series
+    kind: pd.Series
+    kind_reason: Callable[[np.ndarray], np.ndarray] | None = None
+    credits_by_sign: bool = False
+    fill: dict[str, pd.Series] = field(default_factory=dict)
+    constants: dict[str, object] = field(default_factory=dict)
+    date_order: str | None = None
+    decimal: str | None = None
+    currency: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+_TRANSACTION_COLUMNS = list(T.to_schema().columns)
+
+
+def parse_terms(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Payment terms text -> days.
+
+    ``Net 30``, ``30``, ``NET30``, ``30 days``, ``N30`` -> 30; ``Due on receipt``,
+    ``Immediate``, ``COD`` -> 0.
+
+    Returns
+    -------
+    (days, failed) : (Series of float, Series of bool)
+        NaN where blank or not understood; ``failed`` marks non-blank text not understood.
+    """
+    text = values.fillna("").astype(str).str.strip().str.casefold()
+    num = text.str.extract(r"^(?:net|n)?\s*(\d{1,3})\s*(?:days?|d)?(?:\s*net)?$", expand=False)
+    days = pd.to_numeric(num, errors="coerce").astype(float)
+    receipt = text.str.fullmatch(r"(?:due (?:on|upon) receipt|on receipt|immediate(?:ly)?|cod|cash)")
+    days = days.where(~receipt.fillna(False), 0.0)
+    failed = (text != "") & days.isna()
+    return days, failed
+
+
+def _col(cells: pd.DataFrame, pos: int | None, idx: np.ndarray) -> pd.Series:
+    if pos is None:
+        return pd.Series([""] * len(idx), index=idx, dtype=object)
+    return cells.iloc[idx, pos]
+
+
+def _raw(cells: pd.DataFrame, headers: list[str], idx: np.ndarray) -> pd.Series:
+    """'column=value; column=value' text of the given rows (non-empty cells only)."""
+    values = cells.iloc[idx].to_numpy(dtype=object)
+    out = np.full(len(idx), "", dtype=object)
+    for pos, name in enumerate(headers):
+        vals = values[:, pos]
+        label = name if name else f"column {pos + 1}"
+        filled = vals != ""
+        piece = np.where(filled, label + "=" + vals, "")
+        out = np.where(filled & (out != ""), out + "; " + piece, np.where(filled, piece, out))
+    return pd.Series(out, index=idx, dtype=object)
+
+
+def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
+           extra_notes: list[str] | None = None) -> ReadResult:
+    """Parse the data rows of a grid as the layout says and build the :class:`ReadResult`.
+
+    Parameters
+    ----------
+    grid : Grid
+        The file (from :func:`~arinsights.ingest.textio.read_grid`).
+    cells : pandas.DataFrame
+        The grid's cells as :func:`grid_cells` gives them.
+    layout : Layout
+        The reader's decisions.
+    settings : IngestSettings
+        Default currency and date order.
+    extra_notes : list of str, optional
+        Notes to put first (e.g. the encoding).
+
+    Returns
+    -------
+    ReadResult
+    """
+    file = str(grid.file)
+    rows = np.asarray(grid.rows, dtype=np.int64)
+    n = len(cells)
+    headers = [str(h).strip() for h in cells.iloc[layout.header_idx].tolist()] if n else []
+    notes = list(extra_notes or []) + list(layout.notes)
+    f = layout.fields
+
+    rules = layout.rules.to_numpy(dtype=object)
+    data_idx = np.flatnonzero(pd.isna(rules))
+    skip_idx = np.flatnonzero(~pd.isna(rules))
+
+    # amounts: parsed for every row after the header that is data or a structural row that
+    # may carry one (subtotals, totals, voided documents), so skipped amounts reconcile.
+    amount_pos = f.get(T.amount)
+    amount_all = np.full(n, np.nan)
+    amount_failed = np.zeros(n, dtype=bool)
+    currency_cell = np.full(n, None, dtype=object)
+    if amount_pos is not None:
+        carry = np.zeros(n, dtype=bool)
+        carry[layout.header_idx + 1:] = True
+        carry &= ~np.isin(rules, [RULE_HEADER, RULE_RULER, RULE_BLANK, RULE_TITLE])
+        carry_idx = np.flatnonzero(carry)
+        is_data = np.isin(carry_idx, data_idx)
+        # the decimal separator is decided on data rows; structural rows reuse the decision
+        on = carry_idx[is_data]
+        ap = parse_amounts(_obj(cells[amount_pos].to_numpy(dtype=object)[on]), decimal=layout.decimal,
+                           column=headers[amount_pos],
+                           file=file, rows=rows[on])
+        amount_all[on] = ap.values.to_numpy(dtype=float)
+        amount_failed[on] = ap.failed.to_numpy(dtype=bool)
+        currency_cell[on] = ap.currency.to_numpy(dtype=object) if isinstance(ap.currency, pd.Series) else ap.currency
+        off = carry_idx[~is_data]
+        if len(off):
+            decided = ap.decimal if len(on) else layout.decimal
+            try:
+                sp = parse_amounts(_obj(cells[amount_pos].to_numpy(dtype=object)[off]), decimal=decided,
+                                   column=headers[amount_pos], file=file)
+                amount_all[off] = sp.values.to_numpy(dtype=float)
+            except InputError:
+                pass  # a total row whose amount is unreadable: its amount stays unknown
+        if ap.note and len(on):
+            notes.append(ap.note)
+
+    # --- data rows: numpy arrays aligned with d (positions of the data rows in the grid) ---
+    d = data_idx
+    nd = len(d)
+
+    def column(pos: int | None) -> np.ndarray:
+        if pos is None:
+            return np.full(nd, "", dtype=object)
+        return cells[pos].to_numpy(dtype=object)[d]
+
+    get = {name: column(f.get(name)) for name in
+           [T.document_id, T.customer_id, T.customer_name, T.currency, T.disputed, T.applied_to, T.line_of,
+            "terms"]}
+    typed = getattr(grid, "typed", None)
+    if typed is not None and nd:
+        # Excel/Parquet: ids stored as numbers come back as 611365.0 in the text cells;
+        # normalise the native values instead (611365.0 -> "611365", text ids unchanged)
+        for name in ID_FIELDS:
+            if f.get(name) is not None:
+                native = normalise_ids(typed.iloc[d, f[name]].reset_index(drop=True)).to_numpy(dtype=object)
+                get[name] = np.where(pd.isna(native), "", native)
+    for name, series in layout.fill.items():
+        filler = series.iloc[d].to_numpy(dtype=object)
+        filler = np.where(pd.isna(filler), "", filler)
+        get[name] = np.where(get[name] == "", filler, get[name])
+
+    reasons = np.full(nd, "", dtype=object)
+
+    def add(mask, msg):
+        """Append a reason to the rows in mask; msg is text or a function of the positions."""
+        pos = np.flatnonzero(mask)
+        if not len(pos):
+            return
+        text = msg(pos) if callable(msg) else msg
+        cur = reasons[pos]
+        reasons[pos] = np.where(cur == "", text, cur + "; " + text)
+
+    def quoted(label: str, values: np.ndarray, what: str):
+        return lambda pos: f"{label} '" + values[pos] + f"' {what}"
+
+    kind = layout.kind.iloc[d].to_numpy(dtype=object, copy=True)
+    kind[pd.isna(kind)] = None
+    no_kind = pd.isna(kind)
+    if layout.kind_reason is not None:
+        add(no_kind, lambda pos: layout.kind_reason(d[pos]))
+    else:
+        add(no_kind, "unknown transaction type")
+
+    # dates: one joint decision of the day/month order for the file
+    date_pos = {fld: f[fld] for fld in DATE_FIELDS if f.get(fld) is not None}
+    dates = {fld: np.full(nd, np.datetime64("NaT"), dtype="datetime64[ns]") for fld in DATE_FIELDS}
+    if date_pos and nd:
+        # column names as in the file (for the notes), made unique if the file repeats one
+        label = {pos: headers[pos] if headers.count(headers[pos]) == 1 else f"{headers[pos]} (column {pos + 1})"
+                 for pos in date_pos.values()}
+        frame = pd.DataFrame({label[pos]: _obj(column(pos)) for pos in date_pos.values()})
+        parsed = parse_date_columns(frame, list(frame.columns), order=layout.date_order, file=file, rows=rows[d])
+        date_notes: list[str] = []
+        for fld, pos in date_pos.items():
+            dp = parsed[label[pos]]
+            dates[fld] = dp.values.to_numpy()
+            add(dp.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not a date"))
+            note = dp.note
+            if note and not note.startswith("no day/month ambiguity") and \
+                    not any(note in known or known in note for known in date_notes):
+                date_notes.append(note)
+        notes.extend(date_notes)
+    if f.get(T.document_date) is not None:
+        label = headers[f[T.document_date]]
+        add(column(f[T.document_date]) == "", f"missing date in '{label}'")
+
+    amount = amount_all[d]
+    if amount_pos is not None:
+        raw_amt = column(amount_pos)
+        add(amount_failed[d], quoted(headers[amount_pos], raw_amt, "is not an amount"))
+        add(raw_amt == "", f"missing amount in '{headers[amount_pos]}'")
+    else:
+        add(np.ones(nd, dtype=bool), "no amount column")
+
+    # customer: the id column, else the name (whitespace normalised, case kept)
+    name = _squash_unique(get[T.customer_name])
+    has_customer = any(f.get(x) is not None or x in layout.fill for x in (T.customer_id, T.customer_name))
+    if not has_customer:
+        add(np.ones(nd, dtype=bool), "no customer column")
+    cust = np.where(get[T.customer_id] == "", name, get[T.customer_id])
+    cust_label = headers[f[T.customer_id]] if f.get(T.customer_id) is not None else (
+        headers[f[T.customer_name]] if f.get(T.customer_name) is not None else "customer")
+    add(cust == "", f"missing customer in '{cust_label}'")
+
+    # document id: required on invoices
+    doc_label = headers[f[T.document_id]] if f.get(T.document_id) is not None else "invoice number"
+    is_invoice = kind == KIND_INVOICE
+    add(is_invoice & (get[T.document_id] == ""), f"missing invoice number in '{doc_label}'")
+
+    # signs: magnitudes are stored; the kind carries the sign
+    neg = amount < 0
+    if layout.credits_by_sign:
+        flip = neg & is_invoice
+        if flip.any():
+            kind[flip] = KIND_CREDIT
+            notes.append(f"{int(flip.sum())} row(s) with a negative amount read as credit notes")
+    else:
+        add(neg & is_invoice, "negative invoice amount: credit notes must be typed as credits")
+
+    terms_days = np.full(nd, np.nan)
+    if f.get("terms") is not None and nd:
+        days, tfail = parse_terms(_obj(get["terms"]))
+        terms_days = days.to_numpy(dtype=float)
+        add(tfail.to_numpy(dtype=bool),
+            quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')"))
+
+    disputed = np.full(nd, None, dtype=object)
+    if f.get(T.disputed) is not None and nd:
+        flags = parse_flags(_obj(get[T.disputed]), column=headers[f[T.disputed]], file=file)
+        disputed = flags.to_numpy(dtype=object, na_value=None)
+
+    open_amount = np.full(nd, np.nan)
+    if f.get(T.open_amount) is not None and f[T.open_amount] == amount_pos:
+        open_amount = np.abs(amount)  # the layout's amount is the open balance (aged reports)
+    elif f.get(T.open_amount) is not None and nd:
+        pos = f[T.open_amount]
+        op = parse_amounts(_obj(column(pos)), decimal=layout.decimal, column=headers[pos], file=file, rows=rows[d])
+        open_amount = np.abs(op.values.to_numpy(dtype=float))
+        add(op.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not an amount"))
+
+    # currency: column, else symbol/code in the amount cell, else mapping/layout, else settings
+    currency = _upper_unique(get[T.currency])
+    currency = np.where(currency == "", currency_cell[d], currency)
+    currency[pd.isna(currency)] = layout.currency or settings.default_currency
+
+    rejected = reasons != ""
+    keep_mask = ~rejected
+    keep = d[keep_mask]
+    rej = d[rejected]
+
+    src_rows = rows[keep]
+    tx = _frame({
+        T.source: (file + ":" + src_rows.astype(str).astype(object)) if len(keep) else np.array([], dtype=object),
+        T.file: np.full(len(keep), file, dtype=object),
+        T.row: src_rows,
+        T.kind: kind[keep_mask],
+        T.document_id: _ids(get[T.document_id][keep_mask]),
+        T.customer_id: _ids(cust[keep_mask]),
+        T.customer_name: _none_if_blank(name[keep_mask]),
+        T.document_date: dates[T.document_date][keep_mask],
+        T.due_date: dates[T.due_date][keep_mask],
+        T.terms_days: terms_days[keep_mask],
+        T.amount: np.abs(amount[keep_mask]),
+        T.currency: currency[keep_mask],
+        T.disputed: disputed[keep_mask],
+        T.settled_date: dates[T.settled_date][keep_mask],
+        T.applied_to: _ids(get[T.applied_to][keep_mask]),
+        T.open_amount: open_amount[keep_mask],
+        T.snapshot_date: np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]"),
+        T.line_of: _ids(get[T.line_of][keep_mask]),
+    })
+    tx = _as_text(tx, [T.source, T.file, T.kind, T.document_id, T.customer_id, T.customer_name, T.currency,
+                       T.applied_to, T.line_of])
+    for fld, value in layout.constants.items():
+        if fld == T.snapshot_date:
+            tx[fld] = pd.Series(pd.Timestamp(value) if value is not None else pd.NaT, index=tx.index,
+                                dtype="datetime64[ns]")
+        else:
+            tx[fld] = value
+    tx = tx[_TRANSACTION_COLUMNS]
+
+    rejects = _frame({
+        Rejects.source: (file + ":" + rows[rej].astype(str).astype(object)) if len(rej) else np.array([], dtype=object),
+        Rejects.file: np.full(len(rej), file, dtype=object),
+        Rejects.row: rows[rej],
+        Rejects.reason: reasons[rejected],
+        Rejects.raw: _raw(cells, headers, rej).to_numpy(dtype=object),
+        Rejects.amount: np.abs(amount[rejected]),
+    })
+    skipped = _frame({
+        Skipped.file: np.full(len(skip_idx), file, dtype=object),
+        Skipped.row: rows[skip_idx],
+        Skipped.rule: rules[skip_idx].astype(object),
+        Skipped.amount: np.abs(amount_all[skip_idx]),
+    })
+    rejects = _as_text(rejects, [Rejects.source, Rejects.file, Rejects.reason, Rejects.raw])
+    skipped = _as_text(skipped, [Skipped.file, Skipped.rule])
+    if len(rej):
+        notes.append(f"{len(rej)} row(s) rejected (see rejects for the reasons)")
+    return ReadResult(file=file, layout=layout.name, transactions=tx, skipped=skipped, rejects=rejects,
+                      rows_read=n, notes=notes)
+
+
+def _obj(values) -> pd.Series:
+    """An object-dtype Series (pandas 3 would turn an array of strings into Arrow strings)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A DataFrame whose object arrays stay object dtype."""
+    return pd.DataFrame({k: (pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
+                             else pd.Series(v)) for k, v in columns.items()})
+
+
+def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Empty frames: string columns get the string dtype (an empty object column does not
+    pass the schema's ``str`` check). Non-empty frames keep their object columns."""
+    if len(frame):
+        return frame
+    return frame.assign(**{c: pd.Series([], index=frame.index, dtype=str) for c in columns})
+
+
+def _ids(values: np.ndarray) -> np.ndarray:
+    """Identifiers: cells are already stripped text (numbers from Excel/Parquet were
+    normalised from their native values), so only blanks become missing."""
+    return _none_if_blank(values)
+
+
+def _none_if_blank(values: np.ndarray) -> np.ndarray:
+    out = np.array(values, dtype=object, copy=True)
+    out[pd.isna(out) | (out == "")] = None
+    return out
+
+
+def _unique_map(values: np.ndarray, fn) -> np.ndarray:
+    """Apply a vectorised string function to the distinct values only (ledgers repeat a lot)."""
+    if len(values) == 0:
+        return np.array([], dtype=object)
+    codes, uniq = pd.factorize(values)
+    done = fn(pd.Series(np.asarray(uniq, dtype=object), dtype=object)).to_numpy(dtype=object)
+    out = done.take(np.maximum(codes, 0))
+    out[codes < 0] = ""
+    return out
+
+
+def _squash_unique(values: np.ndarray) -> np.ndarray:
+    """Collapse inner runs of white space (Arrow regex, only on the cells that have any)."""
+    if len(values) == 0:
+        return np.array([], dtype=object)
+    arrow = pa.array(values, type=pa.string())
+    odd = pc.match_substring_regex(arrow, r"\s\s|[\t\r\n\xa0]").to_numpy(zero_copy_only=False)
+    if not odd.any():
+        return values
+    out = np.array(values, dtype=object, copy=True)
+    out[odd] = squash_spaces(pd.Series(out[odd], dtype=object)).to_numpy(dtype=object)
+    return out
+
+
+def _upper_unique(values: np.ndarray) -> np.ndarray:
+    return _unique_map(values, lambda s: s.str.upper())
+
+
+def kinds_from_values(values: pd.Series, table: dict[str, str]) -> pd.Series:
+    """Map type cells to kinds through a {normalised value: kind} table (None when unknown)."""
+    codes, uniq = pd.factorize(values.to_numpy(dtype=object))
+    kinds = np.array([table.get(norm_header(u)) for u in uniq] + [None], dtype=object)
+    return pd.Series(kinds[codes], index=values.index, dtype=object)
+
+
+def cell_reasons(cells: pd.DataFrame, pos: int, template: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Reasons built from a template with ``{}`` for the cell value, for rows at grid positions."""
+    before, after = template.split("{}", 1)
+    return lambda idx: before + cells.iloc[idx, pos].to_numpy(dtype=object) + after

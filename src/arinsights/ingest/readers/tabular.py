@@ -1,0 +1,181 @@
+"""Plain tables with one header row: the generic invoice list, transaction lists, the
+two-file form (invoices + payments) and files described by a mapping file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...errors import InputError
+from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
+from ...schema import Transactions as T
+from ..mapping import Mapping
+from ._base import (RULE_TOTAL, Layout, ReadResult, base_rules, blank_mask, cell_reasons, finish, kinds_from_values,
+                    norm_header)
+from .detect import GENERIC, INVOICES, PAYMENTS, TRANSACTIONS, HEADER_SCAN_ROWS, Spec, missing_required
+
+#: values of a transaction list's type column (normalised) -> kind
+TRANSACTION_TYPES = {
+    "invoice": KIND_INVOICE,
+    "payment": KIND_PAYMENT, "receivepayment": KIND_PAYMENT, "paymentreceived": KIND_PAYMENT,
+    "customerpayment": KIND_PAYMENT,
+    "creditmemo": KIND_CREDIT, "creditnote": KIND_CREDIT, "credit": KIND_CREDIT,
+}
+
+
+def headers_of(cells: pd.DataFrame, header_idx: int) -> list[str]:
+    return [str(h).strip() for h in cells.iloc[header_idx].tolist()]
+
+
+def total_rows(cells: pd.DataFrame, rules: pd.Series, key_positions: list[int]) -> pd.Series:
+    """Mark unclassified rows whose key cells (document id, date) are empty and whose cells
+    say "Total ..." as "total"."""
+    rules = rules.copy()
+    open_rows = rules.isna().to_numpy()
+    if not key_positions or not open_rows.any():
+        return rules
+    cand = np.flatnonzero(open_rows & blank_mask(cells.iloc[:, key_positions]))
+    if len(cand):
+        sub = cells.iloc[cand]
+        says_total = sub.apply(lambda c: c.str.casefold().str.startswith("total")).any(axis=1).to_numpy()
+        rules.iloc[cand[says_total]] = RULE_TOTAL
+    return rules
+
+
+def _fields(spec: Spec, cells: pd.DataFrame, header_idx: int, file: str) -> dict[str, int]:
+    headers = headers_of(cells, header_idx)
+    fields = spec.assign(headers)
+    missing_required(spec, fields, headers, file)
+    return fields
+
+
+def constant_kind(n: int, kind: str) -> pd.Series:
+    return pd.Series(np.full(n, kind, dtype=object), dtype=object)
+
+
+def unknown_type_reasons(cells: pd.DataFrame, pos: int, column: str, known: str):
+    """Reject reasons for type values a layout does not read."""
+    return cell_reasons(cells, pos, "unknown transaction type '{}' in '" + column + f"': only {known} rows are read; "
+                        "to read other types write a mapping file with layout = \"transactions\" and a [types] "
+                        "section (see docs/mapping.md)")
+
+
+def read_generic(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """The generic invoice list with settlement date (one row per invoice)."""
+    fields = _fields(GENERIC, cells, header_idx, str(grid.file))
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
+    layout = Layout("generic", header_idx, fields, rules, constant_kind(len(cells), KIND_INVOICE),
+                    credits_by_sign=True, date_order=settings.date_order)
+    result = finish(grid, cells, layout, settings, notes)
+    result.notes.extend(_derived_disagreements(grid, cells, fields, headers_of(cells, header_idx), result))
+    return result
+
+
+def _derived_disagreements(grid, cells, fields, headers, result) -> list[str]:
+    """Notes when derived day counts disagree with the dates (they are ignored either way)."""
+    tx = result.transactions
+    pos = pd.Index(np.asarray(grid.rows)).get_indexer(tx[T.row].to_numpy())
+    out = []
+    settled = pd.to_datetime(tx[T.settled_date])
+    checks = [("derived_days", T.document_date, "days from invoice date to settled date"),
+              ("derived_late", T.due_date, "days from due date to settled date (0 when early)")]
+    for fld, start, what in checks:
+        if fld not in fields or len(tx) == 0:
+            continue
+        given = pd.to_numeric(cells.iloc[pos, fields[fld]].to_numpy(), errors="coerce")
+        actual = (settled - pd.to_datetime(tx[start])).dt.days.to_numpy(dtype=float)
+        if fld == "derived_late":
+            actual = np.clip(actual, 0, None)
+        comparable = ~np.isnan(given) & ~np.isnan(actual)
+        bad = comparable & (given != actual)
+        if bad.any():
+            name = headers[fields[fld]]
+            first = int(np.flatnonzero(bad)[0])
+            out.append(f"column '{name}' disagrees with the dates on {int(bad.sum())} of "
+                       f"{int(comparable.sum())} rows (e.g. row {int(tx[T.row].iloc[first])}: says "
+                       f"{given[first]:g}, the dates give {actual[first]:g}); it is ignored, the dates are used")
+    return out
+
+
+def read_transactions(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """A transaction list with a type column (Invoice / Payment / Credit Memo)."""
+    fields = _fields(TRANSACTIONS, cells, header_idx, str(grid.file))
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
+    types = cells.iloc[:, fields["type"]]
+    kind = kinds_from_values(types, TRANSACTION_TYPES)
+    reason = unknown_type_reasons(cells, fields["type"], headers_of(cells, header_idx)[fields["type"]],
+                                  "Invoice, Payment and Credit Memo")
+    layout = Layout("transactions", header_idx, fields, rules, kind, reason, date_order=settings.date_order)
+    return finish(grid, cells, layout, settings, notes)
+
+
+def read_invoices(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """The invoices file of the two-file form (terms may stand in for the due date)."""
+    fields = _fields(INVOICES, cells, header_idx, str(grid.file))
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
+    layout = Layout("invoices", header_idx, fields, rules, constant_kind(len(cells), KIND_INVOICE),
+                    credits_by_sign=True, date_order=settings.date_order)
+    if T.due_date not in fields and "terms" in fields:
+        layout.notes.append("no due date column: due dates are left for cleaning to derive from the terms")
+    return finish(grid, cells, layout, settings, notes)
+
+
+def read_payments(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """The payments file of the two-file form."""
+    fields = _fields(PAYMENTS, cells, header_idx, str(grid.file))
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_date]])
+    layout = Layout("payments", header_idx, fields, rules, constant_kind(len(cells), KIND_PAYMENT),
+                    date_order=settings.date_order)
+    return finish(grid, cells, layout, settings, notes)
+
+
+def find_mapped_header(cells: pd.DataFrame, mapping: Mapping, file: str) -> int:
+    """Position of the header row: the mapping's header_row, else the first of the first
+    non-blank rows that holds every mapped column."""
+    if mapping.header_row is not None:
+        idx = mapping.header_row - 1
+        if idx >= len(cells):
+            raise InputError(f"the mapping's header_row = {mapping.header_row} is beyond the end of the file "
+                             f"({len(cells)} rows)", file=file)
+        return idx
+    wanted = {norm_header(c) for c in mapping.used_columns()}
+    nonblank = np.flatnonzero(~blank_mask(cells.iloc[: HEADER_SCAN_ROWS * 4]))[:HEADER_SCAN_ROWS]
+    for idx in nonblank:
+        keys = {norm_header(c) for c in cells.iloc[idx].tolist()}
+        if wanted <= keys:
+            return int(idx)
+    return int(nonblank[0]) if len(nonblank) else 0
+
+
+def read_mapped(grid, cells: pd.DataFrame, mapping: Mapping, settings, notes: list[str]) -> ReadResult:
+    """A file described by a mapping file (layout "mapping")."""
+    file = str(grid.file)
+    if len(cells) == 0 or blank_mask(cells).all():
+        raise InputError("the file is empty", file=file)
+    header_idx = find_mapped_header(cells, mapping, file)
+    headers = headers_of(cells, header_idx)
+    matched = mapping.check_columns(headers, file)
+    pos_of = {h: i for i, h in reversed(list(enumerate(headers)))}
+    fields = {fld: pos_of[matched[col]] for fld, col in mapping.columns.items()}
+    key = [fields[T.document_date]] + ([fields[T.document_id]] if T.document_id in fields else [])
+    rules = total_rows(cells, base_rules(cells, header_idx), key)
+    date_order = mapping.date_order or settings.date_order
+    if mapping.layout == "transactions":
+        type_pos = pos_of[matched[mapping.type_column]]
+        fields["type"] = type_pos
+        table = {norm_header(v): kind for kind, values in mapping.types.items() for v in values}
+        kind = kinds_from_values(cells.iloc[:, type_pos], table)
+        listed = ", ".join(v for values in mapping.types.values() for v in values)
+        reason = cell_reasons(cells, type_pos, "transaction type '{}' in '" + headers[type_pos] + "' is not listed "
+                              f"in the mapping's [types] ({listed}); add it under invoice, payment or credit "
+                              f"in {mapping.path}")
+        layout = Layout("mapping", header_idx, fields, rules, kind, reason)
+    else:
+        k = KIND_INVOICE if mapping.layout == "invoices" else KIND_PAYMENT
+        layout = Layout("mapping", header_idx, fields, rules, constant_kind(len(cells), k),
+                        credits_by_sign=mapping.layout == "invoices")
+    layout.date_order = date_order
+    layout.decimal = mapping.decimal
+    layout.currency = mapping.currency
+    layout.notes.append(f"read with mapping {mapping.path} (layout {mapping.layout!r})")
+    return finish(grid, cells, layout, settings, notes)
