@@ -1,0 +1,1142 @@
+"""Turn parsed export rows into the canonical invoices and payments tables.
+
+:func:`clean_transactions` takes the union of :class:`~arinsights.schema.Transactions` from
+every file of a load and returns a :class:`CleanResult`. Every input row ends up in exactly
+one of three places, and the function asserts it:
+
+* **kept** - it became an invoice, or a payment/credit that is allocated to invoices;
+* **merged** - folded into another row (``CleanResult.merged`` names the rule);
+* **rejected** - unusable, with the reason in plain words (``CleanResult.rejects``).
+
+The steps, in order (each a pure ``df -> df`` verb on a working copy of the rows that marks
+rows as merged or rejected; none mutates its input):
+
+1. :func:`merge_exact_duplicates` - rows equal on every business field.
+2. :func:`fold_invoice_lines` - lines of one multi-line document (Xero) become one row.
+3. :func:`merge_known_snapshots` - aging-snapshot rows of documents already in a history.
+4. :func:`reject_conflicting_duplicates` - the same document number with different amount
+   or date; repeats that agree are merged as ``"repeated_document"``.
+   :func:`reject_shared_invoice_numbers` - one invoice number used for two customers.
+5. :func:`reject_unusable_rows` - invoices/payments without a date, zero amounts;
+   :func:`build_invoices` derives due dates, currency, dispute flag, customer name.
+6. :func:`merge_cleared_items` and :func:`settlement_payments` - settlement dates;
+   :func:`propagate_rejections` - copies of a rejected row are rejected with it.
+7. :func:`allocate_payments` - explicit references, then oldest-open-invoice-first,
+   vectorised over all customers at once.
+8. :func:`paid_dates` - when each invoice's balance first reached zero, and by what.
+9. Output validation with the pandera models (a failure there is a bug, not a user error).
+
+Choices worth knowing
+---------------------
+* An aging snapshot gives an invoice's open balance on the snapshot date but not when the
+  rest was paid. A snapshot-only invoice with ``0 < open_amount < amount`` is kept **open**;
+  only its open balance can still be settled by later payments, and the part paid before
+  the snapshot is reported in the notes and in ``quality["paid_before_snapshot_*"]``
+  ("paid before snapshot, date unknown"). We do not invent a payment date.
+* A payment or credit note known only from an aging snapshot was, by the snapshot's own
+  statement, unapplied on the snapshot date: it stays unapplied cash (its open part) and
+  is not allocated, so the invoices keep the open balances the snapshot shows.
+* Payment rows that share a payment number but reference different invoices are the lines
+  of one split payment, not duplicates.
+* A remainder of a payment within ``amount_tolerance`` (rounding) is ignored rather than
+  reported as unapplied cash.
+* The same invoice number for two different customers is rejected (invoice numbers are
+  unique in a company's receivables; a renamed customer is the usual cause).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import schema as S
+from ..schema import Invoices, Merged, Payments, Rejects, Transactions
+from ..settings import IngestSettings
+
+__all__ = [
+    "CleanResult",
+    "clean_transactions",
+    "prepare_transactions",
+    "merge_exact_duplicates",
+    "fold_invoice_lines",
+    "merge_known_snapshots",
+    "reject_conflicting_duplicates",
+    "reject_shared_invoice_numbers",
+    "reject_unusable_rows",
+    "merge_cleared_items",
+    "propagate_rejections",
+    "build_invoices",
+    "settlement_payments",
+    "allocate_payments",
+    "paid_dates",
+    "raw_text",
+    "MERGE_RULES",
+]
+
+T = Transactions
+#: merge rules, in the order the steps apply them
+MERGE_RULES = ("exact_duplicate", "invoice_line", "snapshot_of_known_invoice", "repeated_document", "cleared_item")
+
+# working columns added by prepare_transactions
+_RID = "_rid"        # position in the canonical (deterministic) order
+_FATE = "_fate"      # missing = still live; "merged" or "rejected"
+_RULE = "_rule"      # merge rule
+_REASON = "_reason"  # reject reason
+_INTO = "_into"      # source of the row a merged row was folded into
+
+_MERGED = "merged"
+_REJECTED = "rejected"
+_KEPT = "kept"
+
+# extra (non-schema) invoice columns used between steps
+_CAP = "_capacity"       # amount that can still be settled by payments in this ledger
+_DUE_FROM = "_due_from"  # "given", "terms" or "default"
+_SETTLED = "_settled_date"
+_OPEN_GIVEN = "_open_amount"
+_BEFORE_SNAP = "_paid_before_snapshot"
+_INV = "_inv"  # position of the allocated invoice in the invoices frame (-1: unapplied)
+_CPOS = "_cpos"  # position of the payment/credit row in the cash frame (-1: settlement-date payment)
+
+_STR_DTYPE = pd.Series(["a"]).dtype  # the default string dtype ("str" on pandas 3, object on 2.x)
+_TX_COLUMNS = list(Transactions.to_schema().columns)
+_PAY_COLUMNS = list(Payments.to_schema().columns)
+_INV_COLUMNS = list(Invoices.to_schema().columns)
+
+_DOC_WORD = {S.KIND_INVOICE: "invoice", S.KIND_PAYMENT: "payment", S.KIND_CREDIT: "credit note"}
+
+
+@dataclass
+class CleanResult:
+    """Output of :func:`clean_transactions`.
+
+    Attributes
+    ----------
+    invoices : pd.DataFrame
+        :class:`~arinsights.schema.Invoices`, one row per invoice, ordered by customer,
+        invoice date and invoice number.
+    payments : pd.DataFrame
+        :class:`~arinsights.schema.Payments`, one row per (payment, invoice) allocation;
+        unapplied cash has a missing ``invoice_id``. Includes payments synthesised from
+        settlement dates (``payment_id`` ``"settled:<invoice_id>"``).
+    rejects : pd.DataFrame
+        :class:`~arinsights.schema.Rejects` for rows cleaning could not use.
+    merged : pd.DataFrame
+        :class:`~arinsights.schema.Merged`: file, row, rule, amount, into (the source of the
+        row it was folded into, when there is one).
+    notes : list of str
+        Plain-language notes on what cleaning did.
+    kept : pd.DataFrame
+        file, row, kind, amount of the input rows kept (for the reconciliation).
+    quality : dict
+        Counts and amounts for the quality report (see :func:`clean_transactions`).
+    """
+
+    invoices: pd.DataFrame
+    payments: pd.DataFrame
+    rejects: pd.DataFrame
+    merged: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    kept: pd.DataFrame | None = None
+    quality: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _strings(s: pd.Series) -> pd.Series:
+    """Strings in the default string dtype, missing values kept missing."""
+    if s.dtype == _STR_DTYPE and _STR_DTYPE != object:
+        return s
+    return s.astype(object).where(s.notna(), None).astype(_STR_DTYPE)
+
+
+def _live(w: pd.DataFrame) -> pd.Series:
+    return w[_FATE].isna()
+
+
+def _mark(w: pd.DataFrame, mask: pd.Series, fate: str, *, rule=None, reason=None, into=None) -> pd.DataFrame:
+    """Return a copy of ``w`` with the live rows in ``mask`` given a fate."""
+    out = w.copy()
+    m = mask & _live(w)
+    out.loc[m, _FATE] = fate
+    if rule is not None:
+        out.loc[m, _RULE] = rule
+    if reason is not None:
+        out.loc[m, _REASON] = reason[m] if isinstance(reason, pd.Series) else reason
+    if into is not None:
+        out.loc[m, _INTO] = into[m] if isinstance(into, pd.Series) else into
+    return out
+
+
+def _fmt_amount(s: pd.Series) -> pd.Series:
+    return s.map(lambda x: "no amount" if pd.isna(x) else f"{x:.2f}")
+
+
+def _fmt_date(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("no date")
+
+
+def _business_columns(w: pd.DataFrame) -> list[str]:
+    cols = [c for c in _TX_COLUMNS if c not in (T.source, T.file, T.row)]
+    return [c for c in cols if c in w.columns]
+
+
+def _join_by_group(group: pd.Series, text: pd.Series) -> pd.Series:
+    """Per row: the ``", "``-joined texts of all rows of its group (used only on rejects)."""
+    joined = text.groupby(group, sort=False).agg(", ".join)
+    return group.map(joined)
+
+
+def raw_text(tx: pd.DataFrame) -> pd.Series:
+    """Rebuild a ``"column=value; ..."`` text of transaction rows (for rejects).
+
+    Parameters
+    ----------
+    tx : pd.DataFrame
+        Rows with :class:`~arinsights.schema.Transactions` columns.
+
+    Returns
+    -------
+    pd.Series
+        One string per row; missing values are left out.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"kind": ["invoice"], "document_id": ["INV-1"], "amount": [12.5],
+    ...                    "document_date": pd.to_datetime(["2025-03-02"]), "due_date": [pd.NaT]})
+    >>> raw_text(tx).iloc[0]
+    'kind=invoice; document_id=INV-1; document_date=2025-03-02; amount=12.5'
+    """
+    out = pd.Series("", index=tx.index, dtype=object)
+    if len(tx) == 0:
+        return out
+    for col in _business_columns(tx):  # a handful of columns, each vectorised over the rows
+        s = tx[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            text = s.dt.strftime("%Y-%m-%d").astype(object)
+        else:
+            text = s.astype(str).astype(object)
+        piece = ("; " + col + "=" + text).where(s.notna(), "")
+        out = out + piece.astype(object)
+    return out.str.slice(2).astype(object)
+
+
+# ----------------------------------------------------------------------------- step 0
+
+def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Canonical working copy: deterministic order, tidy identifiers, default currency.
+
+    Rows are ordered by (file, row) with a content hash as tie-breaker, so the result of
+    cleaning does not depend on the order of the input rows. Identifier columns are
+    stripped (empty strings become missing); currency codes are upper-cased and default to
+    ``settings.default_currency``. Working columns ``_rid``, ``_fate``, ``_rule``,
+    ``_reason``, ``_into`` are added.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": ["b.csv", "a.csv"], "row": [2, 5], "document_id": [" INV-1 ", ""],
+    ...                    "customer_id": ["C1", "C1"], "currency": [None, "eur"], "amount": [1.0, 2.0]})
+    >>> w = prepare_transactions(tx)
+    >>> w["file"].tolist(), w["_rid"].tolist(), w["currency"].tolist()
+    (['a.csv', 'b.csv'], [0, 1], ['EUR', 'USD'])
+    >>> w["document_id"].isna().tolist(), w["document_id"].iloc[1]
+    ([True, False], 'INV-1')
+    """
+    settings = settings or IngestSettings()
+    w = tx.copy()
+    for col in _TX_COLUMNS:
+        if col not in w.columns:
+            w[col] = np.nan
+    for col in (T.document_id, T.customer_id, T.customer_name, T.applied_to, T.line_of, T.currency):
+        s = _strings(w[col]).str.strip()
+        w[col] = _strings(s.where(s.ne(""), None))
+    w[T.currency] = _strings(w[T.currency].str.upper().fillna(settings.default_currency))
+    w[T.amount] = w[T.amount].astype(float)
+    w[T.open_amount] = w[T.open_amount].astype(float)
+    w[T.terms_days] = w[T.terms_days].astype(float)
+    w[T.row] = w[T.row].astype("int64")
+    if w.duplicated([T.file, T.row]).any():  # same provenance twice: order by content too
+        tie = pd.util.hash_pandas_object(w[_business_columns(w)].astype(str), index=False).to_numpy()
+    else:
+        tie = np.zeros(len(w), dtype="uint64")
+    order = np.lexsort((tie, w[T.row].to_numpy(), w[T.file].astype(str).to_numpy()))
+    w = w.iloc[order].reset_index(drop=True)
+    w[_RID] = np.arange(len(w), dtype="int64")
+    for col in (_FATE, _RULE, _REASON, _INTO):
+        w[col] = pd.Series([None] * len(w), dtype=object)
+    return w
+
+
+# ----------------------------------------------------------------------------- step 1
+
+def merge_exact_duplicates(w: pd.DataFrame) -> pd.DataFrame:
+    """Rule 1: rows equal on every business field are one row; the first is kept.
+
+    The business fields are all :class:`~arinsights.schema.Transactions` columns except
+    the provenance (source, file, row). Lines of a multi-line document (``line_of`` set)
+    repeat the document's header, so two lines of one invoice look identical; for them
+    only a copy found in *another* file (the same export loaded twice) is a duplicate, and
+    the lines of one file are left to :func:`fold_invoice_lines`.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": ["a.csv", "a.csv", "b.csv"], "row": [2, 3, 2],
+    ...     "source": ["a.csv:2", "a.csv:3", "b.csv:2"], "kind": ["invoice"] * 3,
+    ...     "document_id": ["INV-1", "INV-2", "INV-1"], "customer_id": ["C1"] * 3,
+    ...     "amount": [10.0, 20.0, 10.0]})
+    >>> w = merge_exact_duplicates(prepare_transactions(tx))
+    >>> w["_rule"].tolist(), w["_into"].tolist()
+    ([None, None, 'exact_duplicate'], [None, None, 'a.csv:2'])
+    """
+    live = _live(w)
+    biz = _business_columns(w)
+    key = w.groupby(biz, dropna=False, sort=False).ngroup()
+    key = key.where(live, -1 - w[_RID])  # dead rows never match
+    first_rid = w[_RID].groupby(key).transform("min")
+    first_source = w[T.source].groupby(key).transform("first")
+    first_file = w[T.file].groupby(key).transform("first")
+    is_line = w[T.line_of].notna()
+    dup = live & (w[_RID] != first_rid) & (~is_line | (w[T.file] != first_file))
+    return _mark(w, dup, _MERGED, rule="exact_duplicate", into=first_source)
+
+
+# ----------------------------------------------------------------------------- step 2
+
+_LINE_HEADER = (T.kind, T.document_date, T.due_date, T.amount, T.currency)
+
+
+def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
+    """Rule 2: the lines of one document (same customer and ``line_of``) become one row.
+
+    When the lines agree on kind, dates, amount (the document total repeats on every line)
+    and currency, the first line is kept and the others are merged as ``"invoice_line"``.
+    When they disagree, every line of the document is rejected, naming each line and the
+    values that differ.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": "x.csv", "row": [2, 3, 4], "source": ["x.csv:2", "x.csv:3", "x.csv:4"],
+    ...     "kind": "invoice", "document_id": "INV-5", "line_of": "INV-5", "customer_id": "Acme",
+    ...     "amount": [30.0, 30.0, 30.0], "currency": "GBP", "customer_name": ["a", "b", "c"]})
+    >>> w = fold_invoice_lines(prepare_transactions(tx))
+    >>> w["_rule"].tolist()
+    [None, 'invoice_line', 'invoice_line']
+    """
+    live = _live(w) & w[T.line_of].notna()
+    if not live.any():
+        return w
+    sub = w[live]
+    g = sub.groupby([T.customer_id, T.line_of], sort=False).ngroup()
+    differs = {}
+    for col in _LINE_HEADER:
+        vals = sub[col].round(6) if col == T.amount else sub[col]
+        differs[col] = vals.astype(str).groupby(g).transform("nunique") > 1
+    bad = pd.concat(differs, axis=1).any(axis=1)
+    out = w
+    if bad.any():
+        b = sub[bad]
+        gb = g[bad]
+        desc = pd.Series("", index=b.index, dtype=object)
+        field_names = pd.Series("", index=b.index, dtype=object)
+        for col in _LINE_HEADER:  # five header fields, each vectorised over the rejected lines
+            if col == T.amount:
+                text = _fmt_amount(b[col])
+            elif col in (T.document_date, T.due_date):
+                text = _fmt_date(b[col])
+            else:
+                text = b[col].astype(object).fillna("none").astype(str)
+            label = {T.document_date: "date ", T.due_date: "due "}.get(col, "")
+            on = differs[col][bad]
+            desc = desc + (" " + label + text.astype(object)).where(on, "")
+            field_names = field_names + pd.Series(", " + col.replace("document_", ""), index=b.index).where(on, "")
+        desc = b[T.source].astype(object) + " has" + desc
+        field_names = field_names.str.slice(2)
+        reason = ("the lines of " + b[T.kind].map(_DOC_WORD) + " " + b[T.line_of] + " disagree on "
+                  + field_names + ": " + _join_by_group(gb, desc))
+        out = _mark(out, pd.Series(w.index.isin(b.index), index=w.index), _REJECTED,
+                    reason=reason.reindex(w.index))
+    good = ~bad
+    first_rid = sub[_RID].groupby(g).transform("min")
+    first_src = sub[T.source].groupby(g).transform("first")
+    fold = good & (sub[_RID] != first_rid)
+    mask = pd.Series(w.index.isin(sub.index[fold]), index=w.index)
+    return _mark(out, mask, _MERGED, rule="invoice_line", into=first_src.reindex(w.index))
+
+
+# ----------------------------------------------------------------------------- step 3
+
+def _doc_key(w: pd.DataFrame) -> pd.Series:
+    return w[T.customer_id].astype(str) + "\x1f" + w[T.kind].astype(str) + "\x1f" + w[T.document_id].astype(str)
+
+
+def merge_known_snapshots(w: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 3: a snapshot row (``snapshot_date`` set) of a document also found in a history
+    (non-snapshot) row is merged as ``"snapshot_of_known_invoice"`` when amount (within
+    ``amount_tolerance``) and document date agree; otherwise it stays for rule 4, which
+    rejects the conflict. Snapshot-only documents stay (see :func:`build_invoices`).
+    """
+    settings = settings or IngestSettings()
+    live = _live(w) & w[T.document_id].notna()
+    snap = live & w[T.snapshot_date].notna()
+    hist = live & w[T.snapshot_date].isna()
+    if not (snap.any() and hist.any()):
+        return w
+    key = _doc_key(w)
+    h = w[hist].assign(_k=key[hist]).groupby("_k", sort=False).first()  # first history row per document
+    s = w[snap].assign(_k=key[snap])
+    s = s.join(h[[T.amount, T.document_date, T.source]].add_suffix("_h"), on="_k")
+    known = s[T.source + "_h"].notna()
+    same_amount = (s[T.amount] - s[T.amount + "_h"]).abs() <= settings.amount_tolerance
+    d1, d2 = s[T.document_date], s[T.document_date + "_h"]
+    same_date = (d1 == d2) | d1.isna() | d2.isna()
+    ok = known & same_amount & same_date
+    mask = pd.Series(w.index.isin(s.index[ok]), index=w.index)
+    return _mark(w, mask, _MERGED, rule="snapshot_of_known_invoice", into=s[T.source + "_h"].reindex(w.index))
+
+
+# ----------------------------------------------------------------------------- step 4
+
+def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 4: the same document number (per customer and kind) more than once.
+
+    Rows that differ in amount (beyond ``amount_tolerance``) or document date are all
+    rejected, the reason listing every row with its amount and date, e.g.
+    ``conflicting duplicate invoice INV-1: a.csv:12 has 100.00 dated 2025-03-02, a.csv:40
+    has 120.00 dated 2025-03-02``. Repeats that agree on amount and date but differ in
+    other fields (say an export from March when the invoice was open and one from June with
+    its settlement date) are merged as ``"repeated_document"`` into the first row, which
+    takes the first non-missing value of each field from its repeats.
+
+    Payment rows that share a number but reference different invoices (``applied_to``)
+    are the lines of one split payment and are not duplicates.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": "f.csv", "row": [12, 40], "source": ["f.csv:12", "f.csv:40"],
+    ...     "kind": "invoice", "document_id": "INV-1", "customer_id": "A", "amount": [100.0, 120.0],
+    ...     "document_date": pd.to_datetime(["2025-03-02", "2025-03-02"])})
+    >>> w = reject_conflicting_duplicates(prepare_transactions(tx))
+    >>> w["_fate"].tolist()
+    ['rejected', 'rejected']
+    >>> w["_reason"].iloc[0]
+    'conflicting duplicate invoice INV-1: f.csv:12 has 100.00 dated 2025-03-02, f.csv:40 has 120.00 dated 2025-03-02'
+    """
+    settings = settings or IngestSettings()
+    live = _live(w) & w[T.document_id].notna()
+    if not live.any():
+        return w
+    sub = w[live]
+    applied = sub[T.applied_to].where(sub[T.kind] != S.KIND_INVOICE, None).astype(object).fillna("")
+    key = _doc_key(sub) + "\x1f" + applied.astype(str)
+    g = key.groupby(key, sort=False).ngroup()
+    size = g.map(g.value_counts())
+    rep = size > 1
+    if not rep.any():
+        return w
+    amt = sub[T.amount]
+    spread = amt.groupby(g).transform("max") - amt.groupby(g).transform("min")
+    ndates = sub[T.document_date].astype(str).groupby(g).transform("nunique")
+    conflict = rep & ((spread > settings.amount_tolerance) | (ndates > 1))
+    out = w
+    if conflict.any():
+        c = sub[conflict]
+        desc = c[T.source] + " has " + _fmt_amount(c[T.amount]) + " dated " + _fmt_date(c[T.document_date])
+        reason = ("conflicting duplicate " + c[T.kind].map(_DOC_WORD) + " " + c[T.document_id] + ": "
+                  + _join_by_group(g[conflict], desc))
+        out = _mark(out, pd.Series(w.index.isin(c.index), index=w.index), _REJECTED, reason=reason.reindex(w.index))
+    agree = rep & ~conflict
+    if agree.any():
+        a = sub[agree]
+        ga = g[agree]
+        first_rid = a[_RID].groupby(ga).transform("min")
+        keep = a[_RID] == first_rid
+        fill_cols = [c for c in _business_columns(w) if c not in (T.kind, T.document_id, T.customer_id)]
+        filled = a[fill_cols].groupby(ga).transform("first")
+        out = out.copy()
+        for col in fill_cols:  # a handful of columns
+            cur = out.loc[a.index[keep], col]
+            new = filled.loc[keep, col]
+            out.loc[a.index[keep], col] = cur.where(cur.notna(), new)
+        src = a[T.source].groupby(ga).transform("first")
+        mask = pd.Series(w.index.isin(a.index[~keep]), index=w.index)
+        out = _mark(out, mask, _MERGED, rule="repeated_document", into=src.reindex(w.index))
+    return out
+
+
+def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
+    """Rule 4b: an invoice number used for more than one customer is rejected everywhere.
+
+    Invoice numbers are unique across a company's receivables; the usual cause is a
+    customer renamed between two exports (the name is used as the customer id).
+    """
+    live = _live(w) & (w[T.kind] == S.KIND_INVOICE) & w[T.document_id].notna()
+    if not live.any():
+        return w
+    sub = w[live]
+    ncust = sub[T.customer_id].groupby(sub[T.document_id]).transform("nunique")
+    bad = ncust > 1
+    if not bad.any():
+        return w
+    b = sub[bad]
+    desc = b[T.source] + " (customer " + b[T.customer_id] + ")"
+    reason = ("invoice number " + b[T.document_id] + " is used for more than one customer: "
+              + _join_by_group(b[T.document_id], desc)
+              + "; invoice numbers must be unique - check the customer column (was a customer renamed?)")
+    return _mark(w, pd.Series(w.index.isin(b.index), index=w.index), _REJECTED, reason=reason.reindex(w.index))
+
+
+# ----------------------------------------------------------------------------- step 5
+
+def reject_unusable_rows(w: pd.DataFrame) -> pd.DataFrame:
+    """Rule 5 (rejections): rows that cannot become an invoice or a payment.
+
+    Invoices without a number or a date, and zero-amount documents of any kind.
+    Payments and credit notes without a date.
+    """
+    live = _live(w)
+    inv = w[T.kind] == S.KIND_INVOICE
+    word = w[T.kind].map(_DOC_WORD).astype(object).fillna("document")
+    out = _mark(w, live & w[T.customer_id].isna(), _REJECTED, reason="row without a customer")
+    out = _mark(out, inv & w[T.document_id].isna(), _REJECTED, reason="invoice without an invoice number")
+    out = _mark(out, w[T.document_date].isna(), _REJECTED, reason=word + " without a date")
+    out = _mark(out, w[T.amount].fillna(0) <= 0, _REJECTED, reason="zero-amount " + word)
+    return out
+
+
+# ----------------------------------------------------------------------------- step 6a
+
+def merge_cleared_items(w: pd.DataFrame) -> pd.DataFrame:
+    """Rule 6 (cleared items): payment/credit rows that carry a clearing date themselves.
+
+    In a clearing ledger (SAP FBL5N) the invoice's clearing date already says when it was
+    settled, so the cleared payment lines are merged as ``"cleared_item"`` rather than
+    allocated a second time.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": "s.txt", "row": [2, 3], "source": ["s.txt:2", "s.txt:3"],
+    ...     "kind": ["invoice", "payment"], "document_id": ["18", "14"], "customer_id": "100234",
+    ...     "amount": [50.0, 50.0], "settled_date": pd.to_datetime(["2025-03-20", "2025-03-20"])})
+    >>> merge_cleared_items(prepare_transactions(tx))["_rule"].tolist()
+    [None, 'cleared_item']
+    """
+    mask = (w[T.kind] != S.KIND_INVOICE) & w[T.settled_date].notna()
+    return _mark(w, mask, _MERGED, rule="cleared_item")
+
+
+# ----------------------------------------------------------------------------- step 6c
+
+def propagate_rejections(w: pd.DataFrame) -> pd.DataFrame:
+    """Rows merged into a row that was later rejected are rejected with it.
+
+    A copy of a rejected row (say the second export of an invoice whose number conflicts)
+    must not stay hidden among the merged rows: it is rejected with the reason
+    ``"copy of f.csv:12, which was rejected: <reason>"``. Repeated until no merged row points
+    at a rejected one (merges chain at most a few steps deep).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": ["a.csv", "a.csv", "b.csv"], "row": [2, 3, 2],
+    ...     "source": ["a.csv:2", "a.csv:3", "b.csv:2"], "kind": "invoice", "document_id": "INV-1",
+    ...     "customer_id": "A", "amount": [5.0, 6.0, 5.0],
+    ...     "document_date": pd.to_datetime(["2025-01-01"] * 3)})
+    >>> w = prepare_transactions(tx).pipe(merge_exact_duplicates).pipe(reject_conflicting_duplicates)
+    >>> propagate_rejections(w)["_fate"].tolist()
+    ['rejected', 'rejected', 'rejected']
+    """
+    out = w
+    for _ in range(len(MERGE_RULES) + 1):
+        rejected = out[out[_FATE] == _REJECTED]
+        reason_of = pd.Series(rejected[_REASON].to_numpy(), index=rejected[T.source].astype(object).to_numpy())
+        reason_of = reason_of[~reason_of.index.duplicated()]
+        into = out[_INTO].astype(object)
+        hit = (out[_FATE] == _MERGED) & into.isin(reason_of.index)
+        if not hit.any():
+            break
+        text = ("copy of " + into[hit] + ", which was rejected: " + into[hit].map(reason_of)).reindex(out.index)
+        out = out.copy()
+        out.loc[hit, _FATE] = _REJECTED
+        out.loc[hit, _RULE] = None
+        out.loc[hit, _REASON] = text[hit]
+    return out
+
+
+# ----------------------------------------------------------------------------- step 5b
+
+def _latest_names(w: pd.DataFrame) -> pd.Series:
+    """customer_id -> latest non-empty name (by document date, then input order)."""
+    ok = w[T.customer_name].notna() & (w[_FATE] != _REJECTED)
+    n = w.loc[ok, [T.customer_id, T.customer_name, T.document_date, _RID]]
+    n = n.sort_values([T.document_date, _RID], na_position="first", kind="mergesort")
+    return n.groupby(T.customer_id, sort=False)[T.customer_name].last()
+
+
+def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 5: the live invoice rows as canonical invoices (before payments).
+
+    due_date = the given due date, else invoice date + terms_days, else invoice date +
+    ``settings.default_terms_days`` (column ``_due_from`` says which). disputed defaults to
+    False. customer_name is the latest non-empty name of the customer. Working columns:
+    ``_capacity`` (what payments in this ledger can still settle: the amount, or the open
+    balance of a part-paid snapshot-only invoice), ``_settled_date``, ``_open_amount``,
+    ``_paid_before_snapshot``.
+
+    Returns
+    -------
+    pd.DataFrame
+        Invoices columns (paid_date, settled_by still empty) plus the working columns.
+    """
+    settings = settings or IngestSettings()
+    r = w[_live(w) & (w[T.kind] == S.KIND_INVOICE)]
+    inv_date = r[T.document_date]
+    terms = pd.to_timedelta(r[T.terms_days], unit="D")
+    default = pd.Timedelta(days=settings.default_terms_days)
+    due = r[T.due_date].where(r[T.due_date].notna(), inv_date + terms)
+    due = due.where(due.notna(), inv_date + default)
+    due_from = np.select([r[T.due_date].notna(), r[T.terms_days].notna()], ["given", "terms"], "default")
+    names = _latest_names(w)
+    amount = r[T.amount].astype(float)
+    open_given = r[T.open_amount].astype(float).abs()
+    snap = r[T.snapshot_date].notna() & open_given.notna()
+    part = snap & (open_given < amount - settings.amount_tolerance)
+    capacity = amount.where(~part, open_given.clip(lower=0))
+    out = pd.DataFrame({
+        Invoices.invoice_id: _strings(r[T.document_id]),
+        Invoices.customer_id: _strings(r[T.customer_id]),
+        Invoices.customer_name: _strings(r[T.customer_id].map(names)),
+        Invoices.invoice_date: inv_date,
+        Invoices.due_date: due,
+        Invoices.amount: amount,
+        Invoices.currency: _strings(r[T.currency]),
+        Invoices.disputed: r[T.disputed].astype("boolean").fillna(False).astype(bool),
+        Invoices.paid_date: pd.Series(pd.NaT, index=r.index, dtype=inv_date.dtype),
+        Invoices.settled_by: _strings(pd.Series(None, index=r.index, dtype=object)),
+        Invoices.source: _strings(r[T.source]),
+        _CAP: capacity,
+        _DUE_FROM: due_from,
+        _SETTLED: r[T.settled_date],
+        _OPEN_GIVEN: open_given,
+        _BEFORE_SNAP: (amount - capacity).where(part, 0.0),
+    })
+    return out.sort_values([Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id],
+                           kind="mergesort").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- step 6b
+
+def _payments_frame(**cols) -> pd.DataFrame:
+    out = pd.DataFrame(cols)
+    for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
+              Payments.currency, Payments.source):
+        out[c] = _strings(out[c])
+    out[Payments.amount] = out[Payments.amount].astype(float)
+    cols = list(_PAY_COLUMNS)
+    for extra in (_INV, _CPOS):
+        if extra in out.columns:
+            out[extra] = out[extra].astype("int64")
+            cols.append(extra)
+    return out[cols]
+
+
+def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Rule 6: a payment for each invoice that carries a settlement (clearing) date.
+
+    Returns
+    -------
+    pd.DataFrame
+        Payments columns: payment_id ``"settled:<invoice_id>"``, customer_id, payment_date
+        (the settlement date), amount (the invoice amount), invoice_id, kind "payment",
+        currency, source (the invoice's source).
+    """
+    s = invoices[invoices[_SETTLED].notna()]
+    return _payments_frame(**{
+        Payments.payment_id: "settled:" + s[Invoices.invoice_id].astype(str),
+        Payments.customer_id: s[Invoices.customer_id],
+        Payments.payment_date: s[_SETTLED],
+        Payments.amount: s[Invoices.amount],
+        Payments.invoice_id: s[Invoices.invoice_id],
+        Payments.kind: pd.Series(S.KIND_PAYMENT, index=s.index),
+        Payments.currency: s[Invoices.currency],
+        Payments.source: s[Invoices.source],
+        _INV: s.index.to_numpy(),
+        _CPOS: np.full(len(s), -1, dtype="int64"),
+    })
+
+
+# ----------------------------------------------------------------------------- step 7
+
+def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
+    """Live payment and credit rows, with the amount available for allocation."""
+    c = w[_live(w) & (w[T.kind] != S.KIND_INVOICE)]
+    avail = c[T.amount].astype(float)
+    snap_open = c[T.open_amount].abs().where(c[T.snapshot_date].notna())
+    avail = avail.where(snap_open.isna(), np.minimum(avail, snap_open))
+    out = pd.DataFrame({
+        Payments.payment_id: _strings(c[T.document_id].where(c[T.document_id].notna(), c[T.source])),
+        Payments.customer_id: _strings(c[T.customer_id]),
+        Payments.payment_date: c[T.document_date],
+        Payments.kind: _strings(c[T.kind]),
+        Payments.currency: _strings(c[T.currency]),
+        Payments.source: _strings(c[T.source]),
+        "applied_to": c[T.applied_to],
+        "available": avail,
+        "amount_read": c[T.amount].astype(float),
+        "hold": c[T.snapshot_date].notna(),
+    })
+    return out.sort_values([Payments.payment_date, Payments.payment_id, Payments.source],
+                           kind="mergesort").reset_index(drop=True)
+
+
+_MILLI = 1000.0  # allocation runs on integer thousandths of the currency unit (exact sums)
+
+
+def _fifo_pairs(inv_group: np.ndarray, inv_amt: np.ndarray, cash_group: np.ndarray, cash_amt: np.ndarray):
+    """Oldest-first matching of two sorted queues per group, all groups in one pass.
+
+    Within each group, invoice j owns the interval [C_{j-1}, C_j) of the cumulative
+    invoice amounts and cash k owns [P_{k-1}, P_k) of the cumulative cash; the allocation
+    of k to j is the overlap of the two intervals. All interval end points of a group are
+    merged into one sorted list; each gap between consecutive end points lies in exactly
+    one invoice interval and one cash interval (found by a backward fill of the next
+    invoice/cash end), and its length is the amount allocated.
+
+    Parameters
+    ----------
+    inv_group, cash_group : ndarray of int
+        Group code per invoice / cash row; rows sorted by group then queue order.
+    inv_amt, cash_amt : ndarray of int64
+        Amounts in integer thousandths.
+
+    Returns
+    -------
+    inv_idx, cash_idx, amount : ndarray
+        Positions into the invoice and cash arrays and the allocated amount (int64).
+    """
+    inv_end = pd.Series(inv_amt).groupby(inv_group).cumsum().to_numpy()
+    cash_end = pd.Series(cash_amt).groupby(cash_group).cumsum().to_numpy()
+    ni, nc = len(inv_end), len(cash_end)
+    ev = pd.DataFrame({
+        "g": np.concatenate([inv_group, cash_group]),
+        "end": np.concatenate([inv_end, cash_end]),
+        "inv": np.concatenate([np.arange(ni, dtype=float), np.full(nc, np.nan)]),
+        "cash": np.concatenate([np.full(ni, np.nan), np.arange(nc, dtype=float)]),
+    })
+    ev = ev.sort_values(["g", "end"], kind="mergesort").reset_index(drop=True)
+    filled = ev.groupby("g")[["inv", "cash"]].bfill()
+    prev = ev.groupby("g")["end"].shift(1).fillna(0).astype("int64")
+    seg = ev["end"].to_numpy() - prev.to_numpy()
+    ok = (seg > 0) & filled["inv"].notna().to_numpy() & filled["cash"].notna().to_numpy()
+    return (filled["inv"].to_numpy()[ok].astype("int64"), filled["cash"].to_numpy()[ok].astype("int64"),
+            seg[ok].astype("int64"))
+
+
+def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
+                      settings: IngestSettings | None = None) -> tuple[pd.DataFrame, dict]:
+    """Rule 7: allocate payments and credit notes to invoices, all customers at once.
+
+    First explicit references: a payment whose ``applied_to`` is an invoice of the same
+    customer and currency gets min(payment, the invoice's open amount); payments
+    referencing the same invoice are served in (payment_date, payment_id) order. What is
+    left of every payment then goes oldest-open-invoice-first per (customer, currency):
+    open invoices ordered by (invoice_date, due_date, invoice_id), cash by (payment_date,
+    payment_id), allocation = overlap of the cumulative-sum intervals
+    (:func:`_fifo_pairs`). Cash that finds no open invoice stays unapplied (invoice_id
+    missing), and so does cash known only from an aging snapshot (``hold``: it was
+    unapplied on the snapshot date). Settlement-date payments (``settled``) are applied before anything else.
+
+    Parameters
+    ----------
+    invoices : pd.DataFrame
+        Output of :func:`build_invoices`.
+    cash : pd.DataFrame
+        Payment/credit rows with an ``available`` amount and ``applied_to``.
+    settled : pd.DataFrame
+        Output of :func:`settlement_payments`.
+
+    Returns
+    -------
+    payments : pd.DataFrame
+        Payments columns: payment_id, customer_id, payment_date, amount, invoice_id, kind,
+        currency, source; one row per allocation, unapplied cash with invoice_id missing.
+    stats : dict
+        ``unreferenced`` (payments whose reference matched no invoice), ``overpayments``
+        (payments partly allocated with an unapplied excess), ``unapplied_payments``.
+    """
+    settings = settings or IngestSettings()
+    tol = settings.amount_tolerance
+    inv = invoices
+    ikey = inv[Invoices.customer_id].astype(str) + "\x1f" + inv[Invoices.currency].astype(str)
+    # capacity left after settlement-date payments
+    settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
+    already = settled_amt.reindex(inv[Invoices.invoice_id].astype(object).to_numpy()).fillna(0.0).to_numpy()
+    cap = np.clip(inv[_CAP].to_numpy(dtype=float) - already, 0.0, None)
+
+    # --- explicit references
+    ckey = cash[Payments.customer_id].astype(str) + "\x1f" + cash[Payments.currency].astype(str)
+    inv_pos = pd.Series(np.arange(len(inv)), index=pd.MultiIndex.from_arrays([ikey, inv[Invoices.invoice_id]]))
+    ref = pd.MultiIndex.from_arrays([ckey, cash["applied_to"].astype(object).fillna("\x00")])
+    pos = inv_pos.reindex(ref).to_numpy()
+    has_ref = cash["applied_to"].notna().to_numpy()
+    hold = cash["hold"].to_numpy(dtype=bool) if "hold" in cash.columns else np.zeros(len(cash), dtype=bool)
+    matched = ~np.isnan(pos) & ~hold
+    avail = cash["available"].to_numpy(dtype=float)
+    explicit_alloc = np.zeros(len(cash))
+    e = np.flatnonzero(matched)
+    if len(e):
+        ep = pos[e].astype("int64")
+        # cash is sorted by (payment_date, payment_id); stable sort by invoice keeps that order
+        order = np.argsort(ep, kind="stable")
+        e, ep = e[order], ep[order]
+        a = avail[e]
+        cum = pd.Series(a).groupby(ep).cumsum().to_numpy()
+        before = cum - a
+        explicit_alloc[e] = np.clip(cap[ep] - before, 0.0, a)
+        cap = cap - np.bincount(ep, weights=explicit_alloc[e], minlength=len(inv))
+    rows = []
+    ex = np.flatnonzero(explicit_alloc > 0)
+    if len(ex):
+        c = cash.iloc[ex]
+        rows.append(_payments_frame(**{
+            Payments.payment_id: c[Payments.payment_id], Payments.customer_id: c[Payments.customer_id],
+            Payments.payment_date: c[Payments.payment_date], Payments.amount: explicit_alloc[ex],
+            Payments.invoice_id: c["applied_to"], Payments.kind: c[Payments.kind],
+            Payments.currency: c[Payments.currency], Payments.source: c[Payments.source],
+            _INV: pos[ex].astype("int64"), _CPOS: ex}))
+
+    # --- oldest open invoice first
+    left = avail - explicit_alloc
+    pool = np.flatnonzero((left > tol) & ~hold)
+    open_inv = np.flatnonzero(cap > tol)
+    groups = pd.Index(pd.concat([ikey.iloc[open_inv], ckey.iloc[pool]]).unique())
+    ig = groups.get_indexer(ikey.iloc[open_inv])
+    cg = groups.get_indexer(ckey.iloc[pool])
+    # invoices: by group, then (invoice_date, due_date, invoice_id); cash: group, then its order
+    io = open_inv[np.lexsort((inv[Invoices.invoice_id].to_numpy()[open_inv].astype(str),
+                              inv[Invoices.due_date].to_numpy()[open_inv],
+                              inv[Invoices.invoice_date].to_numpy()[open_inv], ig))]
+    co = pool[np.argsort(cg, kind="stable")]
+    ig_sorted = groups.get_indexer(ikey.iloc[io])
+    cg_sorted = groups.get_indexer(ckey.iloc[co])
+    inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
+    cash_milli = np.rint(left[co] * _MILLI).astype("int64")
+    pi, pc, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
+    inv_rows, cash_rows = io[pi], co[pc]
+    if len(pi):
+        c = cash.iloc[cash_rows]
+        rows.append(_payments_frame(**{
+            Payments.payment_id: c[Payments.payment_id].to_numpy(),
+            Payments.customer_id: c[Payments.customer_id].to_numpy(),
+            Payments.payment_date: c[Payments.payment_date].to_numpy(),
+            Payments.amount: amt / _MILLI,
+            Payments.invoice_id: inv[Invoices.invoice_id].to_numpy()[inv_rows],
+            Payments.kind: c[Payments.kind].to_numpy(), Payments.currency: c[Payments.currency].to_numpy(),
+            Payments.source: c[Payments.source].to_numpy(), _INV: inv_rows, _CPOS: cash_rows}))
+    fifo_alloc = np.bincount(cash_rows, weights=amt, minlength=len(cash)) / _MILLI
+    rest = left - fifo_alloc
+    un = np.flatnonzero(rest > tol)
+    if len(un):
+        c = cash.iloc[un]
+        rows.append(_payments_frame(**{
+            Payments.payment_id: c[Payments.payment_id], Payments.customer_id: c[Payments.customer_id],
+            Payments.payment_date: c[Payments.payment_date], Payments.amount: rest[un],
+            Payments.invoice_id: pd.Series(None, index=c.index, dtype=object), Payments.kind: c[Payments.kind],
+            Payments.currency: c[Payments.currency], Payments.source: c[Payments.source],
+            _INV: np.full(len(un), -1, dtype="int64"), _CPOS: un}))
+    allocated = explicit_alloc + fifo_alloc
+    stats = {
+        "unreferenced": int((has_ref & ~matched & ~hold).sum()),
+        "snapshot_unapplied": int(hold.sum()),
+        "overpayments": int(((rest > tol) & (allocated > tol)).sum()),
+        "unapplied_payments": int(((rest > tol) & (allocated <= tol)).sum()),
+    }
+    parts = [settled] + rows
+    pay = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else settled
+    pay = pay[_PAY_COLUMNS + [_INV, _CPOS]]
+    # order: payment date, then settlement-date payments (by invoice) before cash rows (in their
+    # (payment_date, payment_id, source) order), then the invoices oldest first, unapplied last
+    inv_key = np.where(pay[_INV].to_numpy() < 0, len(inv), pay[_INV].to_numpy())
+    order = np.lexsort((inv_key, pay[_CPOS].to_numpy(), pay[Payments.payment_date].to_numpy()))
+    pay = pay.iloc[order].drop(columns=[_CPOS]).reset_index(drop=True)
+    return pay, stats
+
+
+# ----------------------------------------------------------------------------- step 8
+
+def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 8: paid_date and settled_by of each invoice.
+
+    An allocation takes effect at max(payment_date, invoice_date): cash received before
+    the invoice existed (a prepayment or credit balance) settles it on its invoice date.
+    paid_date is the first effective date at which the allocations reach the invoice's
+    capacity within ``amount_tolerance``; settled_by is "payment", "credit" or "mixed"
+    from the kinds of the allocations up to and including that one. Open invoices keep
+    paid_date NaT and settled_by missing.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``invoices`` with paid_date and settled_by filled and a working column
+        ``_allocated`` (total allocated to the invoice).
+    """
+    settings = settings or IngestSettings()
+    tol = settings.amount_tolerance
+    out = invoices.copy()
+    n = len(out)
+    if _INV in payments.columns:
+        pos_all = payments[_INV].to_numpy()
+    else:  # positions from the invoice numbers
+        lookup = pd.Series(np.arange(n), index=out[Invoices.invoice_id].astype(object).to_numpy())
+        pos_all = lookup.reindex(payments[Payments.invoice_id].astype(object).to_numpy()).fillna(-1).to_numpy()
+    pos_all = pos_all.astype("int64")
+    sel = np.flatnonzero(pos_all >= 0)
+    pos = pos_all[sel]
+    pay_date = payments[Payments.payment_date].to_numpy()[sel]
+    inv_date = out[Invoices.invoice_date].to_numpy()[pos]
+    eff = np.maximum(pay_date.astype(inv_date.dtype), inv_date)
+    # payments arrive sorted by (payment_date, payment_id, source); lexsort is stable
+    order = np.lexsort((eff, pos))
+    pos, eff = pos[order], eff[order]
+    amt = payments[Payments.amount].to_numpy(dtype=float)[sel][order]
+    is_credit = (payments[Payments.kind].to_numpy(dtype=object)[sel][order] == S.KIND_CREDIT)
+    cap = out[_CAP].to_numpy(dtype=float)[pos]
+    cum = pd.Series(amt).groupby(pos).cumsum().to_numpy()
+    done = cum >= cap - tol
+    n_done = pd.Series(done.astype("int64")).groupby(pos).cumsum().to_numpy()
+    first = done & (n_done == 1)
+    counted = (n_done - done) == 0  # allocations up to and including the settling one
+    paid = np.full(n, np.datetime64("NaT"), dtype=inv_date.dtype)
+    paid[pos[first]] = eff[first]
+    settled = np.zeros(n, dtype=bool)
+    settled[pos[first]] = True
+    n_credit = np.bincount(pos[counted], weights=is_credit[counted], minlength=n)
+    n_count = np.bincount(pos[counted], minlength=n)
+    by = np.where(n_credit == 0, S.SETTLED_PAYMENT, np.where(n_credit == n_count, S.SETTLED_CREDIT, S.SETTLED_MIXED))
+    out[Invoices.paid_date] = pd.Series(paid, index=out.index)
+    out[Invoices.settled_by] = _strings(pd.Series(np.where(settled, by, None), index=out.index, dtype=object))
+    out["_allocated"] = np.bincount(pos, weights=amt, minlength=n)
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+
+def _validate(df: pd.DataFrame, model) -> pd.DataFrame:
+    import pandera.errors as pe
+
+    try:
+        return model.validate(df, lazy=True)
+    except pe.SchemaErrors as exc:  # a bug in cleaning, not a user error
+        raise AssertionError(f"cleaning produced an invalid {model.__name__} table (a bug):\n"
+                             f"{exc.failure_cases.head(20)}") from None
+
+
+def _typed_empty(model) -> pd.DataFrame:
+    cols = {}
+    for name, col in model.to_schema().columns.items():
+        dt = str(col.dtype)
+        if "datetime" in dt.lower() or "timestamp" in dt.lower():
+            cols[name] = pd.Series([], dtype="datetime64[ns]")
+        elif dt.startswith("float"):
+            cols[name] = pd.Series([], dtype=float)
+        elif dt.startswith("int"):
+            cols[name] = pd.Series([], dtype="int64")
+        elif dt == "bool":
+            cols[name] = pd.Series([], dtype=bool)
+        else:
+            cols[name] = pd.Series([], dtype=_STR_DTYPE)
+    return pd.DataFrame(cols)
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _by_currency(values: pd.Series, currency: pd.Series) -> str:
+    s = values.groupby(currency).sum()
+    return ", ".join(f"{_money(v)} {k}" for k, v in s.items()) if len(s) else "0.00"
+
+
+def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None) -> CleanResult:
+    """Clean parsed export rows into invoices, payments, rejects and merged rows.
+
+    Parameters
+    ----------
+    tx : pd.DataFrame
+        :class:`~arinsights.schema.Transactions` rows of every file of the load (ids are
+        matched across files). Not modified.
+    settings : IngestSettings, optional
+        ``amount_tolerance``, ``default_terms_days``, ``default_currency``.
+
+    Returns
+    -------
+    CleanResult
+        invoices (:class:`~arinsights.schema.Invoices`), payments
+        (:class:`~arinsights.schema.Payments`), rejects (source, file, row, reason, raw,
+        amount), merged (file, row, rule, amount, into), kept (file, row, kind, amount),
+        notes, and ``quality`` with the keys rows, kept, merged, rejected, merged_by_rule,
+        invoices, open_invoices, open_amount_by_currency, due_from_terms, due_from_default,
+        settled_by_date, cleared_items, unapplied_by_currency, unapplied_payments,
+        overpayments, unreferenced_payments, snapshot_unapplied, currency_mismatch_payments,
+        paid_before_snapshot_invoices, paid_before_snapshot_by_currency,
+        export_says_paid_no_payment_found, currencies, first_date, last_date.
+
+    Raises
+    ------
+    AssertionError
+        When an input row is not accounted for exactly once, or an output table breaks its
+        schema (both are bugs).
+    """
+    settings = settings or IngestSettings()
+    tol = settings.amount_tolerance
+    w = (prepare_transactions(tx, settings)
+         .pipe(merge_exact_duplicates)
+         .pipe(fold_invoice_lines)
+         .pipe(merge_known_snapshots, settings)
+         .pipe(reject_conflicting_duplicates, settings)
+         .pipe(reject_shared_invoice_numbers)
+         .pipe(reject_unusable_rows)
+         .pipe(merge_cleared_items)
+         .pipe(propagate_rejections))
+
+    inv = build_invoices(w, settings)
+    settled = settlement_payments(inv)
+    cash = _cash_rows(w)
+    payments, stats = allocate_payments(inv, cash, settled, settings)
+    inv = paid_dates(inv, payments, settings)
+
+    # ---- the three destinations of every input row
+    fate = w[_FATE].astype(object).fillna(_KEPT)
+    kept = w.loc[fate == _KEPT, [T.file, T.row, T.kind, T.amount]].reset_index(drop=True)
+    m = w[fate == _MERGED]
+    merged = pd.DataFrame({
+        "file": _strings(m[T.file]), "row": m[T.row].astype("int64"), "rule": _strings(m[_RULE]),
+        "amount": m[T.amount].astype(float), "into": _strings(m[_INTO])}).reset_index(drop=True)
+    r = w[fate == _REJECTED]
+    rejects = pd.DataFrame({
+        Rejects.source: _strings(r[T.source]), Rejects.file: _strings(r[T.file]),
+        Rejects.row: r[T.row].astype("int64"), Rejects.reason: _strings(r[_REASON]),
+        Rejects.raw: _strings(raw_text(r)), Rejects.amount: r[T.amount].astype(float)}).reset_index(drop=True)
+    n_in = len(tx)
+    assert len(kept) + len(merged) + len(rejects) == n_in, (
+        f"cleaning lost rows: {n_in} in, {len(kept)} kept + {len(merged)} merged + {len(rejects)} rejected")
+    assert len(inv) + len(cash) == len(kept), (
+        f"kept rows ({len(kept)}) are not the invoices ({len(inv)}) plus payments/credits ({len(cash)})")
+
+    # ---- outputs
+    inv_out = inv[_INV_COLUMNS].reset_index(drop=True)
+    if len(inv_out) == 0:
+        inv_out = _typed_empty(Invoices)
+    payments = payments.drop(columns=[_INV])
+    if len(payments) == 0:
+        payments = _typed_empty(Payments)
+    if len(rejects) == 0:
+        rejects = _typed_empty(Rejects)
+    if len(merged) == 0:
+        merged = _typed_empty(Merged)
+    inv_out = _validate(inv_out, Invoices)
+    payments = _validate(payments, Payments)
+    rejects = _validate(rejects, Rejects)
+    merged = _validate(merged, Merged)
+
+    # ---- quality and notes
+    rules = merged["rule"].value_counts()
+    balance = (inv[_CAP] - inv["_allocated"]).clip(lower=0)
+    open_mask = inv[Invoices.paid_date].isna()
+    open_amt = (inv[Invoices.amount] - inv[_BEFORE_SNAP] - inv["_allocated"]).clip(lower=0)
+    unapplied = payments[payments[Payments.invoice_id].isna()]
+    part = inv[_BEFORE_SNAP] > tol
+    export_paid = inv[_OPEN_GIVEN].notna() & (balance > inv[_OPEN_GIVEN] + tol)
+    # cash in a currency the customer has no invoice in, while it has invoices in another one:
+    # usually a payments file without a currency column read with the default currency
+    inv_keys = pd.MultiIndex.from_arrays([inv[Invoices.customer_id].astype(object), inv[Invoices.currency].astype(object)])
+    cash_keys = pd.MultiIndex.from_arrays([cash[Payments.customer_id].astype(object),
+                                           cash[Payments.currency].astype(object)])
+    invoiced = pd.Index(inv[Invoices.customer_id].astype(object).unique())
+    foreign = ~cash_keys.isin(inv_keys) & (invoiced.get_indexer(cash[Payments.customer_id].astype(object)) >= 0)
+    dates = pd.concat([inv[Invoices.invoice_date], cash[Payments.payment_date], settled[Payments.payment_date]])
+    quality = {
+        "rows": n_in, "kept": len(kept), "merged": len(merged), "rejected": len(rejects),
+        "merged_by_rule": {k: int(v) for k, v in rules.items()},
+        "invoices": len(inv), "open_invoices": int(open_mask.sum()),
+        "open_amount_by_currency": open_amt[open_mask].groupby(inv[Invoices.currency][open_mask]).sum().to_dict(),
+        "due_from_terms": int((inv[_DUE_FROM] == "terms").sum()),
+        "due_from_default": int((inv[_DUE_FROM] == "default").sum()),
+        "settled_by_date": len(settled),
+        "cleared_items": int(rules.get("cleared_item", 0)),
+        "unapplied_by_currency": unapplied[Payments.amount].groupby(unapplied[Payments.currency]).sum().to_dict(),
+        "unapplied_payments": stats["unapplied_payments"],
+        "overpayments": stats["overpayments"],
+        "unreferenced_payments": stats["unreferenced"],
+        "snapshot_unapplied": stats["snapshot_unapplied"],
+        "currency_mismatch_payments": int(foreign.sum()),
+        "paid_before_snapshot_invoices": int(part.sum()),
+        "paid_before_snapshot_by_currency": inv.loc[part, _BEFORE_SNAP].groupby(
+            inv.loc[part, Invoices.currency]).sum().to_dict(),
+        "export_says_paid_no_payment_found": int(export_paid.sum()),
+        "currencies": sorted(set(inv[Invoices.currency].unique()) | set(cash[Payments.currency].unique())),
+        "first_date": dates.min() if len(dates) else pd.NaT,
+        "last_date": dates.max() if len(dates) else pd.NaT,
+    }
+    notes = _notes(quality, inv, unapplied, open_amt, open_mask, settings)
+    return CleanResult(invoices=inv_out, payments=payments, rejects=rejects, merged=merged, notes=notes,
+                       kept=kept, quality=quality)
+
+
+def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Series, open_mask: pd.Series,
+           settings: IngestSettings) -> list[str]:
+    n = []
+    r = q["merged_by_rule"]
+    if r.get("exact_duplicate"):
+        n.append(f"{r['exact_duplicate']} exact duplicate row(s) merged (the same row appeared more than once, "
+                 "for example a file exported twice).")
+    if r.get("invoice_line"):
+        n.append(f"{r['invoice_line']} invoice line row(s) folded into the invoice they belong to.")
+    if r.get("snapshot_of_known_invoice"):
+        n.append(f"{r['snapshot_of_known_invoice']} aging-snapshot row(s) matched a document already in the "
+                 "history and were merged.")
+    if r.get("repeated_document"):
+        n.append(f"{r['repeated_document']} repeated document row(s) (same number, amount and date) merged into "
+                 "the first one.")
+    if q["due_from_terms"]:
+        n.append(f"{q['due_from_terms']} due date(s) derived from the payment terms (invoice date + terms).")
+    if q["due_from_default"]:
+        n.append(f"{q['due_from_default']} invoice(s) had neither due date nor terms: due date set to invoice date "
+                 f"+ {settings.default_terms_days} days (default terms).")
+    if q["settled_by_date"]:
+        n.append(f"{q['settled_by_date']} invoice(s) carry a settlement date and are marked paid on that date.")
+    if q["cleared_items"]:
+        n.append(f"{q['cleared_items']} cleared payment/credit row(s) merged: their effect is already carried by "
+                 "the invoices' clearing dates.")
+    if q["unreferenced_payments"]:
+        n.append(f"{q['unreferenced_payments']} payment(s) reference an invoice that is not in the ledger for that "
+                 "customer and currency; they were applied oldest-open-invoice-first.")
+    if q["snapshot_unapplied"]:
+        n.append(f"{q['snapshot_unapplied']} payment/credit row(s) from an aging snapshot were unapplied on the "
+                 "snapshot date and are kept as unapplied cash (not allocated to invoices).")
+    if q["currency_mismatch_payments"]:
+        n.append(f"{q['currency_mismatch_payments']} payment/credit row(s) are in a currency in which their customer "
+                 "has no invoice (but it has invoices in another currency), so they could not be applied. If a "
+                 "payments file has no currency column, set its currency (mapping file `currency`, or the "
+                 "ingest setting `default_currency`).")
+    if len(unapplied):
+        n.append(f"Unapplied cash: {_by_currency(unapplied[Payments.amount], unapplied[Payments.currency])} "
+                 f"({q['unapplied_payments']} payment(s) with nothing open to pay, {q['overpayments']} "
+                 "overpayment(s) larger than everything open).")
+    if q["paid_before_snapshot_invoices"]:
+        part = inv[_BEFORE_SNAP] > settings.amount_tolerance
+        n.append(f"{q['paid_before_snapshot_invoices']} invoice(s) known only from an aging snapshot were part-paid "
+                 f"before the snapshot, date unknown ({_by_currency(inv.loc[part, _BEFORE_SNAP], inv.loc[part, Invoices.currency])}); "
+                 "they stay open for the rest.")
+    if q["export_says_paid_no_payment_found"]:
+        n.append(f"{q['export_says_paid_no_payment_found']} invoice(s) are shown (part-)paid in the export but no "
+                 "matching payment was found; they stay open here. Add the payments export to fix this.")
+    if q["open_invoices"]:
+        n.append(f"{q['open_invoices']} open invoice(s): "
+                 f"{_by_currency(open_amt[open_mask], inv.loc[open_mask, Invoices.currency])}.")
+    else:
+        n.append("No open invoices.")
+    if q["currencies"]:
+        n.append("Currencies: " + ", ".join(q["currencies"]) + " (each kept apart; amounts are never converted).")
+    if pd.notna(q["first_date"]):
+        n.append(f"Dates from {q['first_date']:%Y-%m-%d} to {q['last_date']:%Y-%m-%d}.")
+    return n
