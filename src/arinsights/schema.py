@@ -203,6 +203,8 @@ class InvoiceFeatures(_Base):
     recent_trend_days_late: Series[float] = pa.Field(nullable=True, description="mean of last k minus long-run mean")
     open_count_at_issue: Series[float] = pa.Field(ge=0)
     open_balance_at_issue: Series[float] = pa.Field(ge=0)
+    overdue_count_at_issue: Series[float] = pa.Field(ge=0, description="open and > grace days past due at issue")
+    overdue_balance_at_issue: Series[float] = pa.Field(ge=0)
     days_since_last_payment: Series[float] = pa.Field(nullable=True)
     amount_to_prior_median: Series[float] = pa.Field(nullable=True)
     amount: Series[float]
