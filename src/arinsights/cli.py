@@ -15,9 +15,12 @@ import click
 
 from .errors import ArinsightsError
 
-LEDGER_ARG = click.argument("ledger", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-MAPPING_OPT = click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path),
+# paths are checked by the readers, whose InputError names the file and the fix (a folder
+# given as a file included), so the CLI prints "arinsights: error: ..." for every input mistake
+LEDGER_ARG = click.argument("ledger", nargs=-1, required=True, type=click.Path(path_type=Path))
+MAPPING_OPT = click.option("--mapping", type=click.Path(path_type=Path),
                            help="TOML mapping file for a layout arinsights does not recognise.")
+SHEET_OPT = click.option("--sheet", help="Excel sheet to read when a workbook has several sheets with data.")
 SETTINGS_OPT = click.option("--settings", "settings_path", type=click.Path(dir_okay=False, path_type=Path),
                             help="TOML file overriding thresholds (sections ingest, behaviour, playbook, report).")
 AS_OF_OPT = click.option("--as-of", "as_of", help="Report date YYYY-MM-DD (default: the last date in the ledger).")
@@ -46,20 +49,22 @@ def _settings(path: Path | None):
     return Settings.from_toml(path) if path else Settings()
 
 
-def _load(ledger, mapping, settings):
+def _load(ledger, mapping, settings, sheet=None):
     from .ingest.ledger import load_ledger
 
-    return load_ledger([str(p) for p in ledger], mapping=str(mapping) if mapping else None, settings=settings)
+    return load_ledger([str(p) for p in ledger], mapping=str(mapping) if mapping else None, settings=settings,
+                       sheet=sheet)
 
 
 @main.command()
 @LEDGER_ARG
 @MAPPING_OPT
+@SHEET_OPT
 @SETTINGS_OPT
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
-def clean(ledger, mapping, settings_path, out):
+def clean(ledger, mapping, sheet, settings_path, out):
     """Clean LEDGER file(s) into invoices and payments (Parquet), rejects (CSV) and a reconciliation."""
-    ledger_obj = _load(ledger, mapping, _settings(settings_path))
+    ledger_obj = _load(ledger, mapping, _settings(settings_path), sheet)
     written = ledger_obj.write(out)
     click.echo(ledger_obj.summary())
     for label, path in written.items():
@@ -87,19 +92,21 @@ def sample(customers, years, seed, layout, end, out):
 @LEDGER_ARG
 @MAPPING_OPT
 @SETTINGS_OPT
+@SHEET_OPT
 @AS_OF_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of a table.")
-def backtest(ledger, mapping, settings_path, as_of, as_json):
+def backtest(ledger, mapping, settings_path, sheet, as_of, as_json):
     """Rolling-origin backtest of the lateness classifier against its baselines."""
     from .analysis import resolve_as_of
     from .behaviour.lateness import backtest as run_backtest
 
     settings = _settings(settings_path)
-    led = _load(ledger, mapping, settings)
+    led = _load(ledger, mapping, settings, sheet)
     when = resolve_as_of(led.invoices, led.payments, as_of)
     b = settings.behaviour
     result = run_backtest(led.invoices, led.payments, when, n_cutoffs=b.backtest_cutoffs,
-                          grace_days=b.grace_days, random_state=b.random_state)
+                          grace_days=b.grace_days, random_state=b.random_state, trend_k=b.trend_k,
+                          shrink_k=b.features_shrink_k)
     if as_json:
         doc = result.to_dict()
         doc["as_of"] = when.date().isoformat()
@@ -116,16 +123,17 @@ def backtest(ledger, mapping, settings_path, as_of, as_json):
 @LEDGER_ARG
 @MAPPING_OPT
 @SETTINGS_OPT
+@SHEET_OPT
 @AS_OF_OPT
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def segments(ledger, mapping, settings_path, as_of, out):
+def segments(ledger, mapping, settings_path, sheet, as_of, out):
     """Segment customers, recommend actions and write segments.csv and the worklist (CSV, XLSX)."""
     from .analysis import analyse, resolve_as_of
     from .playbook.worklist import write_worklist
     from .schema import Segments
 
     settings = _settings(settings_path)
-    led = _load(ledger, mapping, settings)
+    led = _load(ledger, mapping, settings, sheet)
     when = resolve_as_of(led.invoices, led.payments, as_of)
     result = analyse(led.invoices, led.payments, when, settings=settings, with_backtest=False)
     out.mkdir(parents=True, exist_ok=True)

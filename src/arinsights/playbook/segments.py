@@ -251,7 +251,7 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
     runs = _runs_frame(pay_runs)
 
     # --- paid history in the look-back (disputed invoices are not lateness) -------------
-    paid = d.loc[paid_flag & ~disputed, [D.customer_id, D.invoice_date, D.due_date, D.days_to_pay, D.days_late]]
+    paid = d.loc[paid_flag & ~disputed, [D.customer_id, D.invoice_id, D.invoice_date, D.due_date, D.days_to_pay, D.days_late]]
     paid = paid.assign(_paid_date=paid[D.invoice_date].dt.normalize() + _days(paid[D.days_to_pay].round()))
     paid = paid.loc[paid["_paid_date"] > start]
     paid = paid.merge(runs, on=D.customer_id, how="left")
@@ -264,12 +264,12 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
     late_eff = (paid["_paid_date"] - base) / _DAY
     paid = paid.assign(_on_time=on_time, _late_terms=late_by_terms, _run_expl=late_by_terms & on_run,
                        _late_eff=late_eff.to_numpy(dtype=float))
-    paid = paid.sort_values([D.customer_id, "_paid_date", D.invoice_date], kind="mergesort")
+    paid = paid.sort_values([D.customer_id, "_paid_date", D.invoice_date, D.invoice_id], kind="mergesort")
     from_end = paid.groupby(D.customer_id, sort=False).cumcount(ascending=False).to_numpy()
     recent = from_end < s.drift_recent_k
     paid = paid.assign(_recent_dtp=np.where(recent, paid[D.days_to_pay], np.nan),
                        _earlier_dtp=np.where(recent, np.nan, paid[D.days_to_pay]),
-                       _earlier=~recent, _earlier_on_time=(~recent) & on_time)
+                       _earlier=~recent, _earlier_on_time=(~recent) & paid["_on_time"].to_numpy(bool))
     g = paid.groupby(D.customer_id, sort=True)
     hist_paid = pd.DataFrame({
         H.n_paid: g.size(),

@@ -1,0 +1,190 @@
+"""The whole analysis of a ledger as of one date, in one call.
+
+:func:`analyse` runs the stages in the order of the design's data flow — durations,
+days-to-pay model, pay runs, lateness classifier, segments and actions, worklist, KPIs — and
+returns every table in one :class:`Analysis`. The command line and the report notebooks call
+it; nothing here computes numbers of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError
+from .schema import Durations, Invoices, OpenInvoiceOutlook, Payments
+from .settings import Settings
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def resolve_as_of(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: Any = None) -> pd.Timestamp:
+    """The report date: ``as_of`` (YYYY-MM-DD) when given, else the last date in the ledger.
+
+    The default is the latest invoice or payment date of the data — never the clock — so a
+    rerun on the same files always gives the same report.
+    """
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        dates = [pd.to_datetime(invoices[Invoices.invoice_date]).max()]
+        if payments is not None and len(payments):
+            dates.append(pd.to_datetime(payments[Payments.payment_date]).max())
+        dates = [d for d in dates if pd.notna(d)]
+        if not dates:
+            raise InputError("the ledger has no dated invoices or payments, so there is no report date; pass --as-of")
+        return pd.Timestamp(max(dates)).normalize()
+    if isinstance(as_of, pd.Timestamp):
+        return as_of.normalize()
+    text = str(as_of).strip()
+    if not _ISO.match(text):
+        raise InputError(f"--as-of must be a date written YYYY-MM-DD (e.g. 2026-06-30), got {as_of!r}")
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise InputError(f"--as-of {as_of!r} is not a calendar date") from None
+
+
+@dataclass
+class Analysis:
+    """Every table of one analysis as of ``as_of`` (see :func:`analyse`)."""
+
+    as_of: pd.Timestamp
+    settings: Settings
+    invoices: pd.DataFrame
+    payments: pd.DataFrame
+    durations: pd.DataFrame
+    days_to_pay: Any                 # fitted DaysToPayModel
+    windows: pd.DataFrame            # schema.CustomerWindows
+    outlook: pd.DataFrame            # schema.OpenInvoiceOutlook (+ open_amount)
+    pay_runs: pd.DataFrame           # schema.PayRuns
+    lateness_model: Any              # fitted LatenessModel or None
+    lateness: pd.DataFrame | None    # customer_id, p_next_late, p_open_late, n_open
+    segments: pd.DataFrame           # schema.Segments + evidence columns
+    actions: pd.DataFrame            # schema.Actions
+    worklist: pd.DataFrame           # schema.Worklist
+    aging: pd.DataFrame
+    monthly: pd.DataFrame
+    kpi_summary: pd.DataFrame
+    backtest: Any = None             # Backtest or None
+    previous: "Analysis | None" = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        """The ledger's main currency (by invoiced amount)."""
+        inv = self.invoices
+        if inv.empty:
+            return self.settings.ingest.default_currency
+        return str(inv.groupby(Invoices.currency)[Invoices.amount].sum().idxmax())
+
+
+def canonical_order(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sort both tables by their keys, so the row order of the input never changes a result
+    (floating-point sums depend on the order they are added in)."""
+    inv = invoices.sort_values([Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id],
+                               kind="mergesort", ignore_index=True)
+    keys = [Payments.customer_id, Payments.payment_date, Payments.payment_id, Payments.invoice_id, Payments.amount]
+    pay = payments.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
+    return inv, pay
+
+
+def _min_rows_for_classifier(features: pd.DataFrame) -> bool:
+    known = features["late"].notna()
+    labels = features.loc[known, "late"]
+    return int(known.sum()) >= 50 and labels.nunique() == 2
+
+
+def analyse(
+    invoices: pd.DataFrame,
+    payments: pd.DataFrame,
+    as_of,
+    *,
+    settings: Settings | None = None,
+    with_backtest: bool = True,
+    with_previous: bool = False,
+) -> Analysis:
+    """Run every stage as of ``as_of``.
+
+    Parameters
+    ----------
+    invoices, payments : DataFrame
+        Canonical tables (:class:`~arinsights.schema.Invoices`, :class:`~arinsights.schema.Payments`),
+        e.g. ``load_ledger(...).invoices``.
+    as_of : date-like
+        The report date; nothing dated after it is used.
+    settings : Settings, optional
+    with_backtest : bool
+        Also run the rolling-origin backtest of the lateness classifier (slower).
+    with_previous : bool
+        Also analyse as of the previous month end, for month-over-month movement.
+
+    Returns
+    -------
+    Analysis
+    """
+    from .behaviour.distributions import DaysToPayModel
+    from .behaviour.durations import compute_durations
+    from .behaviour.features import build_features
+    from .behaviour.lateness import LatenessModel, backtest, customer_lateness
+    from .behaviour.paycycle import detect_pay_runs
+    from .playbook.actions import recommend_actions
+    from .playbook.kpis import aging, kpi_summary, monthly_kpis
+    from .playbook.segments import segment_customers
+    from .playbook.worklist import build_worklist
+
+    s = settings or Settings()
+    as_of = pd.Timestamp(as_of).normalize()
+    b, p = s.behaviour, s.playbook
+    invoices, payments = canonical_order(invoices, payments)
+    notes: list[str] = []
+
+    durations = compute_durations(invoices, payments, as_of)
+    model = DaysToPayModel(window_quantile=b.window_quantile).fit(durations)
+    windows = model.windows()
+    outlook = model.outlook(durations, as_of)
+    open_amounts = durations.loc[~durations[Durations.paid], [Durations.invoice_id, Durations.open_amount]]
+    outlook = outlook.merge(open_amounts, on=OpenInvoiceOutlook.invoice_id, how="left")
+    pay_runs = detect_pay_runs(payments, as_of, min_payments=b.paycycle_min_payments, fdr=b.paycycle_fdr)
+
+    lateness_model = None
+    lateness = None
+    features = build_features(invoices, payments, as_of, grace_days=b.grace_days, trend_k=b.trend_k,
+                              shrink_k=b.features_shrink_k)
+    if _min_rows_for_classifier(features):
+        lateness_model = LatenessModel(grace_days=b.grace_days, max_train=b.max_train_invoices,
+                                       random_state=b.random_state, trend_k=b.trend_k,
+                                       shrink_k=b.features_shrink_k).fit(features)
+        lateness = customer_lateness(lateness_model, invoices, payments, as_of)
+    else:
+        notes.append("Too few invoices with a known outcome to train the lateness classifier; "
+                     "customers are judged on their payment history alone.")
+
+    segments = segment_customers(invoices, payments, durations, windows, pay_runs, outlook, as_of,
+                                 settings=s, lateness=lateness)
+    actions = recommend_actions(segments, as_of, settings=s)
+    worklist = build_worklist(actions, outlook, horizon_days=p.risk_horizon_days)
+
+    bt = None
+    if with_backtest and lateness_model is not None:
+        try:
+            bt = backtest(invoices, payments, as_of, n_cutoffs=b.backtest_cutoffs, grace_days=b.grace_days,
+                          random_state=b.random_state, trend_k=b.trend_k, shrink_k=b.features_shrink_k)
+        except InputError as exc:  # e.g. too little history for the cut-offs
+            notes.append(f"Backtest not run: {exc}")
+
+    previous = None
+    if with_previous:
+        prev_as_of = (as_of.to_period("M") - 1).to_timestamp(how="end").normalize()
+        if prev_as_of >= pd.to_datetime(invoices[Invoices.invoice_date]).min():
+            previous = analyse(invoices, payments, prev_as_of, settings=s, with_backtest=False)
+
+    return Analysis(
+        as_of=as_of, settings=s, invoices=invoices, payments=payments, durations=durations,
+        days_to_pay=model, windows=windows, outlook=outlook, pay_runs=pay_runs,
+        lateness_model=lateness_model, lateness=lateness, segments=segments, actions=actions,
+        worklist=worklist, aging=aging(invoices, payments, as_of),
+        monthly=monthly_kpis(invoices, payments, as_of, months=s.report.trend_months),
+        kpi_summary=kpi_summary(invoices, payments, as_of), backtest=bt, previous=previous, notes=notes,
+    )
