@@ -57,3 +57,10 @@ def test_failing_notebook_names_the_cell_and_keeps_previous_html(nb_dir, tmp_pat
 ])
 def test_safe_filename(raw, safe):
     assert safe_filename(raw) == safe
+
+
+def test_required_parameter_may_be_passed_as_none(nb_dir, tmp_path):
+    r = render_notebook("tiny_report", {"required": None}, tmp_path, notebook_dir=nb_dir, progress=False)
+    html = r.html.read_text(encoding="utf-8")
+    assert html.count("<h1") == 1  # the notebook's own title, not a second one
+    assert (r.html.stat().st_mode & 0o777) == 0o644

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from typing import Iterable
 
 import pandas as pd
@@ -20,6 +21,21 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CA
 def esc(text: object) -> str:
     """HTML-escape any value for use in Markdown/HTML output."""
     return html.escape("" if text is None else str(text), quote=True)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_esc(text: object) -> str:
+    """Escape a value for Markdown prose: Markdown emphasis/link characters and HTML.
+
+    A customer called ``A_B *Ltd*`` stays plain text instead of turning italic, and
+    ``<script>`` shows as text.
+
+    >>> print(md_esc("<b>A_B</b>"))
+    &lt;b&gt;A\\_B&lt;/b&gt;
+    """
+    return esc(_MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text)))
 
 
 def money(value: float | None, currency: str = "USD", *, compact: bool = False) -> str:
@@ -79,6 +95,7 @@ def table(
     rename: dict[str, str] | None = None,
     max_rows: int | None = None,
     caption: str | None = None,
+    precision: int = 2,
 ):
     """A display-ready, HTML-escaped pandas Styler with formatted numbers and no index.
 
@@ -89,6 +106,8 @@ def table(
         dates, percentages (fractions in, ``12%`` out), whole numbers, one-decimal numbers.
     rename : dict
         Column headers for the reader (applied last).
+    precision : int
+        Decimals of any other float column (default 2).
     """
     df = frame.copy()
     if max_rows is not None:
@@ -114,7 +133,7 @@ def table(
         df = df.rename(columns=rename)
     # a uuid derived from the content keeps re-rendered HTML identical
     digest = hashlib.sha1(df.to_csv(index=False).encode("utf-8")).hexdigest()[:10]
-    styler = df.style.set_uuid(digest).hide(axis="index").format(escape="html", na_rep="-")
+    styler = df.style.set_uuid(digest).hide(axis="index").format(escape="html", na_rep="-", precision=precision)
     styler = styler.set_table_attributes('class="ar-table"')
     styler = styler.set_table_styles([
         {"selector": "th", "props": "text-align:left; padding:4px 10px; border-bottom:1px solid #999;"},

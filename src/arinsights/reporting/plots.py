@@ -82,18 +82,27 @@ def plot_kpi_trend(monthly: pd.DataFrame, columns: dict[str, str], *, ylabel: st
     return ax
 
 
-def plot_segments(segments: pd.DataFrame, *, ax=None):
-    """Customers and open amount by segment, as horizontal bars."""
+def plot_segments(segments: pd.DataFrame, *, currency: str | None = None, labels: dict[str, str] | None = None,
+                  ax=None):
+    """Customers and open amount by segment, as horizontal bars.
+
+    With ``currency`` (and a ``currency`` column in ``segments``) only that currency's
+    customers are drawn, so amounts in different currencies are never added; ``labels`` maps
+    segment names to the words shown on the axis.
+    """
     ax = _ax(ax)
+    if currency is not None and "currency" in segments:
+        segments = segments[segments["currency"] == currency]
     grouped = segments.groupby(Segments.segment).agg(
         customers=(Segments.customer_id, "count"), open_amount=(Segments.open_amount, "sum"))
     grouped = grouped.reindex([s for s in SEGMENT_ORDER if s in grouped.index])
-    ax.barh(grouped.index, grouped["open_amount"], color=[SEGMENT_COLOURS[s] for s in grouped.index])
+    names = [(labels or {}).get(s, s) for s in grouped.index]
+    ax.barh(names, grouped["open_amount"], color=[SEGMENT_COLOURS[s] for s in grouped.index])
     for y, (n, v) in enumerate(zip(grouped["customers"], grouped["open_amount"])):
-        ax.annotate(f" {n} customers", (v, y), va="center", fontsize=9)
+        ax.annotate(f" {n} customer{'s' if n != 1 else ''}", (v, y), va="center", fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("open amount")
-    _money_axis(ax.xaxis)
+    _money_axis(ax.xaxis, currency or "")
     ax.set_title("Open balance by segment")
     ax.margins(x=0.25)
     return ax
@@ -173,6 +182,9 @@ def plot_timeline(durations: pd.DataFrame, *, window: float | None = None, ax=No
         ax.axhline(window, color="#4c9a2a", ls=":", label=f"usual window {window:.0f} d")
     ax.set_ylabel("days to pay")
     ax.set_xlabel("invoice date")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
     ax.legend(fontsize=9, frameon=False)
     ax.set_title("Payment history")
     return ax

@@ -70,7 +70,8 @@ def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
 def check_parameters(path: str | Path, parameters: dict[str, Any]) -> None:
     """Raise :class:`ParameterError` for unknown parameters or required ones left out.
 
-    A parameter whose default in the notebook is ``None`` is required.
+    A parameter whose default in the notebook is ``None`` is required (it must be passed,
+    though it may be passed as ``None``).
     """
     declared = notebook_parameters(path)
     name = Path(path).stem
@@ -83,27 +84,25 @@ def check_parameters(path: str | Path, parameters: dict[str, Any]) -> None:
         )
     missing = sorted(
         p for p, info in declared.items()
-        if str(info.get("default")).strip() == "None" and parameters.get(p) is None
+        if str(info.get("default")).strip() == "None" and p not in parameters
     )
     if missing:
         raise ParameterError(f"report {name} needs parameter(s) {missing}")
 
 
 def _title_page(body: str, title: str, subtitle: str) -> str:
-    """Put the title and as-of line in the HTML <title> and at the top of the page."""
+    """Put the title in the HTML <title> and the as-of line under the notebook's own heading."""
     safe_title = html.escape(title)
-    header = (
-        f'<header class="ar-title"><h1>{safe_title}</h1>'
-        f'<p class="ar-subtitle">{html.escape(subtitle)}</p></header>'
-    )
+    line = f'<p class="ar-subtitle">{html.escape(subtitle)}</p>'
     style = (
-        "<style>.ar-title{max-width:1100px;margin:24px auto 0;padding:0 16px;"
-        "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif}"
-        ".ar-title h1{margin:0 0 4px;font-size:28px}.ar-subtitle{color:#555;margin:0}"
+        "<style>.ar-subtitle{color:#555;margin:-6px 0 18px;font-size:15px}"
         "body{background:#fff}</style>"
     )
     body = re.sub(r"<title>.*?</title>", f"<title>{safe_title}</title>", body, count=1, flags=re.S)
     body = body.replace("</head>", style + "</head>", 1)
+    if re.search(r"</h1>", body):
+        return re.sub(r"(</h1>)", lambda m: m.group(1) + line, body, count=1)
+    header = f'<header style="max-width:1100px;margin:24px auto 0;padding:0 16px"><h1>{safe_title}</h1>{line}</header>'
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + header, body, count=1)
 
 
@@ -128,6 +127,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ...errors import InputError
 from ...schema import Transactions as T
-from ..mapping import mapping_skeleton
+from ..mapping import FIELDS, REQUIRED, guess_columns, mapping_skeleton
 from ._base import blank_mask, grid_cells, nonblank_count, norm_header
 
 #: non-blank rows scanned for the header row
@@ -111,7 +111,9 @@ TRANSACTIONS = Spec(
 )
 QUICKBOOKS = Spec(
     "quickbooks_aging", _TX_FIELDS,
-    _sig(["type", "transactiontype", "txntype"], ["date", "transactiondate", "txndate"], ["amount", "openbalance"]),
+    # an aging / open-invoices report always has its "Open balance" column; a plain
+    # transaction list (even one exported from QuickBooks) does not
+    _sig(["type", "transactiontype", "txntype"], ["date", "transactiondate", "txndate"], ["amount"], ["openbalance"]),
     (("type",), (T.document_date,), (T.amount,)),
     {"type": "Transaction type", T.document_date: "Date", T.amount: "Amount"},
 )
@@ -279,12 +281,24 @@ def unknown_layout_error(grid, cells: pd.DataFrame | None = None) -> InputError:
     cells = grid_cells(grid) if cells is None else cells
     idx = likely_header(cells)
     headers = [str(v).strip() for v in cells.iloc[idx].tolist() if str(v).strip()]
+    if sum(1 for h in headers if not any(ch.isdigit() for ch in h)) < 2:
+        # no line has two column names: a title/total-only report (or one value per line)
+        first = [v for v in (str(x).strip() for x in cells.iloc[:20].to_numpy(dtype=object).ravel()) if v][:4]
+        return InputError(
+            f"no line of column names was found: no line has two names in it (the file starts with {first}); "
+            "it looks like a summary holding only titles and totals",
+            file=str(grid.file),
+            hint="Export the detailed report (one line per invoice or payment, with a line of column names).")
     keys = {norm_header(h) for h in headers}
     layout = "transactions" if keys & {"type", "transactiontype", "kind"} else (
         "payments" if any("payment" in k for k in keys) and not any("invoicedate" in k for k in keys) else "invoices")
+    guessed = guess_columns(headers)
+    missing = [f"{FIELDS[f]} ({f})" for f in REQUIRED[layout] if f not in guessed]
     return InputError(
         f"could not recognise the layout of {grid.file}: columns found: {headers}. "
-        "Write a mapping file like this and pass it with --mapping:",
+        + (f"No column looks like the {'; nor the '.join(missing)}: add it to the export, or name it in the "
+           "mapping where it says \"?\". " if missing else "")
+        + "Write a mapping file like this and pass it with --mapping:",
         file=str(grid.file),
         hint=mapping_skeleton(headers, layout=layout),
     )
