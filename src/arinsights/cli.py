@@ -81,8 +81,15 @@ def clean(ledger, mapping, sheet, settings_path, out):
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def sample(customers, years, seed, layout, end, out):
     """Write a generated ledger in an export layout, with its ground truth."""
+    import pandas as pd
+
+    from .errors import ParameterError
     from .sample import write_sample
 
+    try:
+        pd.Timestamp(end)
+    except ValueError:
+        raise ParameterError(f"--end must be a date written YYYY-MM-DD (e.g. 2026-06-30), got {end!r}") from None
     paths = write_sample(out, customers=customers, years=years, seed=seed, layout=layout, end=end)
     for p in paths:
         click.echo(str(p))

@@ -17,7 +17,8 @@ rows as merged or rejected; none mutates its input):
 4. :func:`reject_conflicting_duplicates` - the same document number with different amount
    or date; repeats that agree are merged as ``"repeated_document"``.
    :func:`reject_shared_invoice_numbers` - one invoice number used for two customers.
-5. :func:`reject_unusable_rows` - invoices/payments without a date, zero amounts;
+5. :func:`reject_unusable_rows` - invoices/payments without a date, zero amounts, dated
+   before 1990 or more than a year after every other document;
    :func:`build_invoices` derives due dates, currency, dispute flag, customer name.
 6. :func:`merge_cleared_items` and :func:`settlement_payments` - settlement dates;
    :func:`propagate_rejections` - copies of a rejected row are rejected with it.
@@ -501,6 +502,46 @@ def reject_unusable_rows(w: pd.DataFrame) -> pd.DataFrame:
     out = _mark(out, inv & w[T.document_id].isna(), _REJECTED, reason="invoice without an invoice number")
     out = _mark(out, w[T.document_date].isna(), _REJECTED, reason=word + " without a date")
     out = _mark(out, w[T.amount].fillna(0) <= 0, _REJECTED, reason="zero-amount " + word)
+    return _reject_implausible_dates(out, word)
+
+
+#: document dates before this are not plausible receivables (placeholders such as 01/01/1900)
+EARLIEST_PLAUSIBLE_DATE = pd.Timestamp("1990-01-01")
+#: a document dated more than this many days after every other one, and more than
+#: FUTURE_MEDIAN_DAYS after the median document date, is a typo in the year
+FUTURE_GAP_DAYS = 366
+FUTURE_MEDIAN_DAYS = 5 * 365
+
+
+def _reject_implausible_dates(w: pd.DataFrame, word: pd.Series) -> pd.DataFrame:
+    """Reject documents dated before 1990, or more than a year after every other document.
+
+    No wall clock is used: "far in the future" means separated from the rest of the ledger
+    by a gap of more than :data:`FUTURE_GAP_DAYS` in its later half and more than
+    :data:`FUTURE_MEDIAN_DAYS` after the median document date (a typo year such as 2099
+    would otherwise become the default report date). Sparse aging snapshots, whose dates
+    legitimately jump by a year or two, stay within the second bound.
+    """
+    date = pd.to_datetime(w[T.document_date])
+    shown = _fmt_date(date)
+    early = _live(w) & (date < EARLIEST_PLAUSIBLE_DATE)
+    out = _mark(w, early, _REJECTED, reason=(
+        word + " date " + shown + f" is before {EARLIEST_PLAUSIBLE_DATE:%Y-%m-%d}: not a plausible date for a "
+        "receivable (a placeholder such as 01/01/1900?); correct the date in the export"))
+    live = _live(out) & date.notna()
+    u = np.unique(date[live].to_numpy(dtype="datetime64[ns]"))
+    if len(u) >= 2:
+        gaps = np.diff(u) > np.timedelta64(FUTURE_GAP_DAYS, "D")
+        gaps[: (len(u) - 1) // 2] = False  # only gaps in the later half of the dates
+        if gaps.any():
+            k = int(np.argmax(gaps))
+            last_ok = pd.Timestamp(u[k])
+            median = date[live].median()
+            late = live & (date > last_ok) & (date > median + pd.Timedelta(days=FUTURE_MEDIAN_DAYS))
+            out = _mark(out, late, _REJECTED, reason=(
+                word + " date " + shown + f" is more than a year after every other document (the latest "
+                f"otherwise is {last_ok:%Y-%m-%d}) and more than five years after most of them: a typo in the year?; "
+                "correct the date in the export"))
     return out
 
 

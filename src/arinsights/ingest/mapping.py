@@ -326,6 +326,10 @@ def guess_columns(headers: Iterable[str]) -> dict[str, str]:
     return out
 
 
+#: header of a transaction-type column (normalised as by :func:`_loose`)
+_TYPE_COLUMN = r"((transaction|txn|document|doc|entry) ?)?type|kind|belegart|type de pi[eè]ce|documentsoort"
+
+
 def mapping_skeleton(headers: Iterable[str], *, layout: str = "invoices") -> str:
     """A ready-to-edit mapping file for an export with these headers.
 
@@ -347,7 +351,7 @@ def mapping_skeleton(headers: Iterable[str], *, layout: str = "invoices") -> str
     lines = [
         "# arinsights mapping file",
         f"# the columns of your file: {', '.join(headers)}",
-        f"layout = \"{layout}\"          # or \"transactions\" (with a type column) or \"payments\"",
+        f"layout = \"{layout}\"          # what one row is: \"invoices\", \"payments\" or \"transactions\" (with a type column)",
         "# header_row = 1             # 1-based row that holds the column names (default: detected)",
         "# date_order = \"dayfirst\"    # or \"monthfirst\" when dates like 03/04/2025 are ambiguous",
         "# decimal = \",\"              # when amounts use a decimal comma",
@@ -364,8 +368,9 @@ def mapping_skeleton(headers: Iterable[str], *, layout: str = "invoices") -> str
         else:
             lines.append(f"# {fld} = \"\"   # optional: {FIELDS[fld]}")
     if layout == "transactions":
-        lines += ["[types]", "type_column = \"?\"", "invoice = [\"Invoice\"]", "payment = [\"Payment\"]",
-                  "credit = [\"Credit Note\"]"]
+        type_col = next((h for h in headers if re.fullmatch(_TYPE_COLUMN, _loose(h))), None)
+        lines += ["[types]", f"type_column = {_toml_str(type_col)}" if type_col else "type_column = \"?\"",
+                  "invoice = [\"Invoice\"]", "payment = [\"Payment\"]", "credit = [\"Credit Note\"]"]
     return "\n".join(lines) + "\n"
 
 

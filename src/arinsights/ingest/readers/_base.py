@@ -32,6 +32,11 @@ from ..parsing import normalise_ids, parse_amounts, parse_date_columns, parse_fl
 
 T = Transactions
 
+#: larger amounts are rejected: no receivable is this large (it is an id or a reference
+#: read as an amount), and cleaning allocates in integer thousandths (int64), whose sums
+#: must not overflow
+MAX_AMOUNT = 1e12
+
 # skip rules (Skipped.rule)
 RULE_TITLE = "title"
 RULE_BLANK = "blank"
@@ -368,6 +373,29 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
     def quoted(label: str, values: np.ndarray, what: str):
         return lambda pos: f"{label} '" + values[pos] + f"' {what}"
 
+    # text files: a data row with values beyond the last column name was split by an
+    # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
+    # rows have such values, the file has a column without a name instead: noted, ignored.
+    width = max((i + 1 for i, h in enumerate(headers) if h), default=0)
+    if getattr(grid, "delimiter", None) is not None and nd and 0 < width < cells.shape[1]:
+        tail = cells.iloc[d, width:].to_numpy(dtype=object) != ""
+        ragged = tail.any(axis=1)
+        if ragged.sum() * 2 > nd:
+            notes.append(f"{int(ragged.sum())} of {nd} rows have values after the last named column "
+                         f"('{headers[width - 1]}'); columns without a name are not read")
+        elif ragged.any():
+            n_values = width + tail.shape[1] - np.argmax(tail[:, ::-1], axis=1)
+
+            def too_many(pos):
+                extra = cells.iloc[d[pos], width:].to_numpy(dtype=object)
+                shown = ["'" + "', '".join(v for v in row if v != "") + "'" for row in extra]
+                return np.array([f"the row has {k} values but the header has {width} columns (extra: {x}); an "
+                                 "unquoted comma in a value such as 1,250.00 or 'Acme, Inc' shifts the columns: "
+                                 "quote such values or re-export the file" for k, x in zip(n_values[pos], shown)],
+                                dtype=object)
+
+            add(ragged, too_many)
+
     kind = layout.kind.iloc[d].to_numpy(dtype=object, copy=True)
     kind[pd.isna(kind)] = None
     no_kind = pd.isna(kind)
@@ -404,6 +432,12 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         raw_amt = column(amount_pos)
         add(amount_failed[d], quoted(headers[amount_pos], raw_amt, "is not an amount"))
         add(raw_amt == "", f"missing amount in '{headers[amount_pos]}'")
+        # a text that means "no value" ("nan", "n/a", "null") parses as missing, not as failed
+        add(np.isnan(amount) & ~amount_failed[d] & (raw_amt != ""),
+            quoted(headers[amount_pos], raw_amt, "is not an amount (it means no value)"))
+        add(np.abs(np.nan_to_num(amount)) > MAX_AMOUNT,
+            quoted(headers[amount_pos], raw_amt, f"is too large to be a receivable (more than {MAX_AMOUNT:,.0f}): "
+                                                 "an id or a reference in the amount column?"))
     else:
         add(np.ones(nd, dtype=bool), "no amount column")
 
@@ -455,6 +489,11 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
 
     # currency: column, else symbol/code in the amount cell, else mapping/layout, else settings
     currency = _upper_unique(get[T.currency])
+    if f.get(T.currency) is not None:
+        not_code = (currency != "") & ~pd.Series(currency, dtype=object).str.fullmatch("[A-Z]{3}").to_numpy(
+            dtype=bool, na_value=False)
+        add(not_code, quoted(headers[f[T.currency]], get[T.currency],
+                             "is not a three-letter currency code such as EUR, USD or GBP"))
     currency = np.where(currency == "", currency_cell[d], currency)
     currency[pd.isna(currency)] = layout.currency or settings.default_currency
 

@@ -136,7 +136,9 @@ def find_mapped_header(cells: pd.DataFrame, mapping: Mapping, file: str) -> int:
         idx = mapping.header_row - 1
         if idx >= len(cells):
             raise InputError(f"the mapping's header_row = {mapping.header_row} is beyond the end of the file "
-                             f"({len(cells)} rows)", file=file)
+                             f"({len(cells)} rows)", file=file,
+                             hint=f"Set header_row in {mapping.path} to the row that holds the column names "
+                                  "(1 = the first row), or remove it to let arinsights find that row.")
         return idx
     wanted = {norm_header(c) for c in mapping.used_columns()}
     nonblank = np.flatnonzero(~blank_mask(cells.iloc[: HEADER_SCAN_ROWS * 4]))[:HEADER_SCAN_ROWS]
