@@ -656,11 +656,24 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     # fast path for the common plain form ("-1234.50", "1,234.56"); the full pattern
     # (currencies, brackets, trailing signs, CR) only runs on the rest
     plain = _match(text, r"-?\d[\d.,]*") & ~native
-    g = _extract(text, _RE_AMOUNT, ~plain)
+    # second fast path, the dollar form ("$1,250.00", "($40.00)"): for these values the full
+    # pattern's groups are o = "(" if present, c1 = "$", n = the digits, cl = ")" if present
+    dollar = _match(text, r"\(?\$\d(?:[\d.,]*\d)?\)?") & ~native & ~plain
+    g = _extract(text, _RE_AMOUNT, ~plain & ~dollar)
     if plain.any():
         neg = text.str.startswith("-").to_numpy(dtype=bool, na_value=False)
         g["n"] = g["n"].where(~plain, text.str.lstrip("-"))
         g["s1"] = g["s1"].where(~(plain & neg), "-")
+    if dollar.any():
+        opens = text.str.startswith("(").to_numpy(dtype=bool, na_value=False)
+        closes = text.str.endswith(")").to_numpy(dtype=bool, na_value=False)
+        src = pa.array(text.array)
+        arr = pc.if_else(pa.array(dollar), src, pa.scalar(None, type=src.type))
+        digits = pc.replace_substring_regex(arr, r"^\(?\$|\)$", "")
+        g["n"] = g["n"].where(~dollar, pd.Series(pd.array(digits, dtype=_STR), index=text.index))
+        g["c1"] = g["c1"].where(~dollar, "$")
+        g["o"] = g["o"].where(~(dollar & opens), "(")
+        g["cl"] = g["cl"].where(~(dollar & closes), ")")
     hit = g["n"].notna().to_numpy() & ~native
     minus = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
                 for k in ("s1", "s2", "s3", "s4", "s5"))
@@ -756,13 +769,14 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     out = np.where(native, out, parsed)
     cur = np.where(usable, code.to_numpy(dtype=object, na_value=None), None)
 
-    take = np.maximum(codes, 0)
-    present = codes >= 0
-    vals = np.where(present, out.take(take) if n else np.nan, np.nan)
-    blank_rows = ~present | (blank.take(take) if n else True)
+    # back to the rows: one take per result, the missing-value code -1 picking the extra
+    # last element (NaN / blank / no currency)
+    cur = np.where(np.isfinite(out), cur, None)
+    take = np.where(codes >= 0, codes, n)
+    vals = np.append(out, np.nan).take(take)
+    blank_rows = np.append(blank, True).take(take)
     failed = ~np.isfinite(vals) & ~blank_rows
-    curr = np.where(present, cur.take(take) if n else None, None)
-    curr = np.where(np.isfinite(vals), curr, None)
+    curr = np.append(cur, None).take(take)
     if failed.any():
         note += (f"; {int(failed.sum())} value(s) could not be read as amounts{where}, e.g. "
                  f"{example(~usable & ~blank & ~native)}")

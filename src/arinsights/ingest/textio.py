@@ -41,6 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from ..errors import InputError
 
@@ -208,14 +211,32 @@ def _is_ruler(line: str) -> bool:
     return bool(s) and set(s) <= _RULER_CHARS and ("-" in s or "=" in s)
 
 
+def _head_lines(text: str) -> list[str]:
+    """The first ``_SNIFF_LINES`` non-blank, non-ruler lines of ``text.splitlines()``.
+
+    Splits a growing prefix of the text instead of the whole file (a 1M-row export would
+    otherwise become a list of a million strings just to look at its first 50 lines).
+    """
+    size = 1 << 16
+    while True:
+        whole = size >= len(text)
+        parts = text[:size].splitlines()
+        if not whole and parts:
+            parts = parts[:-1]  # the last line of a prefix may be cut
+        lines = []
+        for line in parts:
+            if line.strip() and not _is_ruler(line):
+                lines.append(line)
+                if len(lines) >= _SNIFF_LINES:
+                    return lines
+        if whole:
+            return lines
+        size *= 4
+
+
 def _sniff_delimiter(text: str) -> str:
     """The delimiter giving the most consistent multi-field split of the first lines."""
-    lines = []
-    for line in text.splitlines():
-        if line.strip() and not _is_ruler(line):
-            lines.append(line)
-            if len(lines) >= _SNIFF_LINES:
-                break
+    lines = _head_lines(text)
     if not lines:
         return ","
     sample = "\n".join(lines)
@@ -275,14 +296,25 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
     text, enc = _decode(data, file, encoding)
     if text.startswith("\ufeff"):
         text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+    crlf = "\r" in text
+    if crlf:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text or text.isspace():
         raise InputError("the file has no content (only blank lines)", file=file,
                          hint="Export the report again; it may have been empty.")
     if delimiter is not None and delimiter not in _DELIMITERS and len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, not {delimiter!r}", file=file)
     delim = delimiter or _sniff_delimiter(text)
     quoting = csv.QUOTE_NONE if delim == "|" else csv.QUOTE_MINIMAL
+    if delim != "|":
+        fast = _read_text_arrow(text, data if enc == "utf-8" and not crlf else None, delim)
+        if fast is not None:
+            cells, rows = fast
+            if (cells.iloc[:, -1] == "").all():  # rare: an all-empty last column
+                cells = _trim_right(cells, keep=_max_fields_upper_bound(text, delim)[1])
+            cells.columns = range(cells.shape[1])
+            return Grid(file=file, cells=cells, rows=rows, encoding=enc, delimiter=delim,
+                        sheet=None, typed=None)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
     try:
@@ -309,6 +341,92 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
     cells.columns = range(cells.shape[1])
     return Grid(file=file, cells=cells.reset_index(drop=True), rows=rows, encoding=enc,
                 delimiter=delim, sheet=None, typed=None)
+
+
+def _read_text_arrow(text: str, raw: bytes | None, delim: str
+                     ) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """Fast path for regular files: ``pyarrow.csv`` reads every column as strings.
+
+    ``text`` is the decoded file with ``\\n`` line ends; ``raw`` its UTF-8 bytes when
+    they are the file's own bytes (saves re-encoding). Returns ``(cells, rows)`` exactly as
+    the C-parser path would, or None when the file is not regular -- ragged lines (title
+    lines with fewer fields), a quoted field spanning lines, an unterminated quote -- so
+    the caller falls back to the general path. Blank lines are skipped by Arrow and put
+    back as all-empty rows at their physical line numbers.
+    """
+    if raw is None:
+        raw = text.encode("utf-8", "surrogatepass")
+    elif raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    if "\x00" in text:
+        return None
+    # Arrow takes the number of columns from the first non-blank line; its delimiter
+    # count (+1) bounds it (quoted delimiters only lower it)
+    start = 0
+    while start < len(text) and text[start] == "\n":
+        start += 1
+    stop = text.find("\n", start)
+    first = text[start:stop if stop >= 0 else len(text)]
+    types = {f"f{i}": pa.string() for i in range(first.count(delim) + 1)}
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(raw),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True,
+                                             escape_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    # physical line of each non-blank line (Arrow skips blank lines)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if len(data) and data[-1] != 10:
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, dtype=np.int64)
+    nonblank = np.flatnonzero(ends > starts)
+    nlines = len(ends)
+    if table.num_rows != len(nonblank) or table.num_columns == 0:
+        return None  # a quoted field spans lines (or Arrow and the line count disagree)
+    if nlines and b'"' in raw:
+        # an unterminated quote can only be on the last line here; the C parser decides
+        last = raw[starts[nonblank[-1]]:ends[nonblank[-1]]].decode("utf-8", "surrogatepass")
+        try:
+            pd.read_csv(io.StringIO(last + "\n"), sep=delim, header=None, dtype=object,
+                        keep_default_na=False, na_filter=False, engine="c", index_col=False)
+        except (pd.errors.ParserError, ValueError):
+            return None
+    blank_lines = len(nonblank) != nlines
+    out = {}
+    for i, col in enumerate(table.columns):
+        values = _to_objects(col)
+        if blank_lines:
+            full = np.full(nlines, "", dtype=object)
+            full[nonblank] = values
+            values = full
+        out[i] = values
+    cells = pd.DataFrame(out, index=pd.RangeIndex(nlines), dtype=object)
+    return cells, np.arange(1, nlines + 1, dtype=np.int64)
+
+
+def _to_objects(col: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow string column as an object array of Python strings.
+
+    Columns that repeat few values (types, dates, customers) are dictionary-encoded first,
+    so each distinct string becomes one Python object shared by its rows: faster and much
+    smaller than one object per cell. Mostly-distinct columns (document numbers) convert
+    directly.
+    """
+    n = len(col)
+    head = col.slice(0, min(n, 20_000))
+    if n > 1000 and pc.count_distinct(head).as_py() < 0.3 * len(head):
+        enc = pc.dictionary_encode(col).combine_chunks()
+        uniques = enc.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+        return uniques[enc.indices.to_numpy(zero_copy_only=False)]
+    return col.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
 def _strip_pipes(cells: pd.DataFrame, body: str) -> pd.DataFrame:
