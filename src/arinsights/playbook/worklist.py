@@ -228,6 +228,8 @@ def write_worklist(worklist: pd.DataFrame, out_dir: str | Path, *,
     csv_path = out_dir / "worklist.csv"
     csv_df = df.copy()
     csv_df[Worklist.next_action_date] = dates.dt.strftime("%Y-%m-%d")
+    # money to the cent, probabilities to four places: what a spreadsheet user expects
+    csv_df = csv_df.round({Worklist.open_amount: 2, Worklist.value_at_risk: 2, Worklist.p_not_paid_30: 4})
     csv_df.to_csv(csv_path, index=False)
 
     wb = Workbook()
