@@ -313,6 +313,56 @@ def test_fifo_across_several_invoices_with_partial_payment():
     assert res.quality["open_invoices"] == 1
 
 
+def test_unreferenced_cash_pays_undisputed_invoices_before_a_disputed_older_one():
+    # Hand-computed. I1 100 (1 Jan) is disputed; I2 60 (10 Jan) and I3 40 (20 Jan) are not.
+    # P1 60 (5 Feb) and P2 40 (5 Mar) name no invoice. Undisputed issued by 5 Feb = 100 >= 60 cash,
+    # by 5 Mar = 100 >= 100: the customer never paid more than the undisputed invoices, so I1 waits.
+    # Queue I2 [0,60) I3 [60,100) I1 [100,200); cash P1 [0,60) P2 [60,100): P1-I2 60, P2-I3 40.
+    # (Plain oldest-first would give P1-I1 60, P2-I1 40 and leave I2 and I3 open, out of character.)
+    t = tx(inv("I1", "A", "2025-01-01", 100.0, disputed=True), inv("I2", "A", "2025-01-10", 60.0),
+           inv("I3", "A", "2025-01-20", 40.0), pay("P1", "A", "2025-02-05", 60.0), pay("P2", "A", "2025-03-05", 40.0))
+    res = run(t)
+    assert alloc(res) == [("P1", "I2", 60.0), ("P2", "I3", 40.0)]
+    d = by_id(res)
+    assert d.loc["I2", I.paid_date] == pd.Timestamp("2025-02-05")
+    assert d.loc["I3", I.paid_date] == pd.Timestamp("2025-03-05")
+    assert pd.isna(d.loc["I1", I.paid_date]) and bool(d.loc["I1", I.disputed])
+
+
+def test_resolved_dispute_is_paid_by_the_cash_that_exceeds_the_undisputed_invoices():
+    # Hand-computed. I1 100 (1 Jan, disputed), I2 50 (10 Jan); P1 50 (1 Feb) pays I2.
+    # P2 100 (1 Mar): cash so far 150 > 50 undisputed issued by 1 Mar; its overflow 100 covers I1,
+    # so I1 queues on 1 Mar, ahead of I4 80 (15 Mar), which P3 80 (1 Apr) then pays.
+    # Queue I2 [0,50) I1 [50,150) I4 [150,230); cash P1 [0,50) P2 [50,150) P3 [150,230).
+    # (Putting disputed invoices simply last would give P2 to I4 (80) + I1 (20) and P3 to I1 --
+    # I4 "paid" before it was issued.)
+    t = tx(inv("I1", "A", "2025-01-01", 100.0, disputed=True), inv("I2", "A", "2025-01-10", 50.0),
+           inv("I4", "A", "2025-03-15", 80.0), pay("P1", "A", "2025-02-01", 50.0), pay("P2", "A", "2025-03-01", 100.0),
+           pay("P3", "A", "2025-04-01", 80.0))
+    res = run(t)
+    assert alloc(res) == [("P1", "I2", 50.0), ("P2", "I1", 100.0), ("P3", "I4", 80.0)]
+    d = by_id(res)
+    assert d.loc["I1", I.paid_date] == pd.Timestamp("2025-03-01")
+    assert d.loc["I4", I.paid_date] == pd.Timestamp("2025-04-01")
+
+
+def test_disputed_invoice_takes_cash_once_undisputed_ones_are_settled_and_references_still_win():
+    # Hand-computed. I1 100 (1 Jan, disputed), I2 30 (5 Jan). P2 60 (2 Feb) names I1: references
+    # are applied first, 60 to I1 (40 left open). P1 70 (1 Feb) has no reference: 30 to I2, and
+    # its overflow 40 covers what is left of I1 (no undisputed invoice is open) -> I1 paid on
+    # 2 Feb (its last settlement), I2 on 1 Feb.
+    # Customer B: disputed J1 50 and the payment Q1 50 names it -> J1 paid although disputed.
+    t = tx(inv("I1", "A", "2025-01-01", 100.0, disputed=True), inv("I2", "A", "2025-01-05", 30.0),
+           pay("P1", "A", "2025-02-01", 70.0), pay("P2", "A", "2025-02-02", 60.0, applied_to="I1"),
+           inv("J1", "B", "2025-01-01", 50.0, disputed=True), inv("J2", "B", "2025-01-02", 50.0),
+           pay("Q1", "B", "2025-01-20", 50.0, applied_to="J1"))
+    res = run(t)
+    assert sorted(alloc(res)) == [("P1", "I1", 40.0), ("P1", "I2", 30.0), ("P2", "I1", 60.0), ("Q1", "J1", 50.0)]
+    d = by_id(res)
+    assert d.loc["I1", I.paid_date] == pd.Timestamp("2025-02-02")
+    assert d.loc["J1", I.paid_date] == pd.Timestamp("2025-01-20") and pd.isna(d.loc["J2", I.paid_date])
+
+
 def test_overpayment_becomes_unapplied_cash():
     # I1 100; P1 150 -> 100 to I1, 50 unapplied. P2 20 from customer B with nothing open -> unapplied.
     t = tx(inv("I1", "A", "2025-01-01", 100.0), pay("P1", "A", "2025-01-20", 150.0), pay("P2", "B", "2025-01-21", 20.0))

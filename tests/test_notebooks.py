@@ -28,9 +28,26 @@ SAMPLE = REPO / "data" / "sample" / "ledger.csv"
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = html.escape(HOSTILE)
 AS_OF = "2026-06-30"
-#: a customer of the committed sample who is a good customer who slipped as of 30 June 2026
-#: (so the renamed customer shows in the monthly report's slipped table and summary)
-RENAMED = "Valley Optics Ltd"
+
+
+def _slipped_customer() -> str:
+    """A customer of the committed sample who slipped as of 30 June 2026 both in the ground
+    truth and in the analysis (so the renamed customer shows in the monthly report's slipped
+    table and summary): the first such name, alphabetically, that is no part of another name."""
+    import pandas as pd
+
+    from arinsights.analysis import analyse
+    from arinsights.ingest.ledger import load_ledger
+
+    truth = pd.read_csv(SAMPLE.parent / "ground_truth.csv")
+    led = load_ledger(SAMPLE)
+    seg = analyse(led.invoices, led.payments, AS_OF, with_backtest=False).segments
+    found = set(seg.loc[seg["segment"] == "slipped", "customer_id"])  # transactions layout: id = name
+    names = truth["customer_name"].tolist()
+    both = sorted(n for n in truth.loc[truth["archetype"] == "slipped", "customer_name"] if n in found)
+    unique = [n for n in both if sum(n in other for other in names) == 1]
+    assert unique, "no customer of the committed sample is slipped both in truth and in the analysis"
+    return unique[0]
 
 
 # --------------------------------------------------------------------------- committed notebooks
@@ -86,19 +103,19 @@ def test_report_parameters_match_the_runner():
 
 # --------------------------------------------------------------------------- rendered reports
 @pytest.fixture(scope="module")
-def export(tmp_path_factory) -> Path:
-    """A copy of the sample export with one customer renamed to a script tag."""
-    folder = tmp_path_factory.mktemp("export")
-    if SAMPLE.exists():
-        text = SAMPLE.read_text(encoding="utf-8")
-    else:  # before the sample is committed: the same generator, written here
-        from arinsights.sample import write_sample
+def renamed() -> str:
+    """The slipped customer renamed to a script tag (see :func:`_slipped_customer`)."""
+    return _slipped_customer()
 
-        write_sample(folder / "gen", customers=300, years=2, seed=7, layout="transactions")
-        text = (folder / "gen" / "ledger.csv").read_text(encoding="utf-8")
-    assert RENAMED in text, "the sample changed; pick another slipped customer for RENAMED"
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory, renamed) -> Path:
+    """A copy of the sample export with one slipped customer renamed to a script tag."""
+    folder = tmp_path_factory.mktemp("export")
+    text = SAMPLE.read_text(encoding="utf-8")
+    assert renamed in text
     path = folder / "ledger.csv"
-    path.write_text(text.replace(RENAMED, HOSTILE), encoding="utf-8")
+    path.write_text(text.replace(renamed, HOSTILE), encoding="utf-8")
     return path
 
 

@@ -496,3 +496,53 @@ def test_parquet_generic_list(tmp_path):
         (3, "0007900770", "2013-01-26", 61.74, True, None),
     ]
     check_invariants(r, 55.94 + 61.74)
+
+
+# --- dispute flag in a transaction list ---------------------------------------------------
+
+def test_transaction_list_with_dispute_column():
+    # Hand-read from the fixture: "In dispute" is Yes on INV-2002, No on INV-2003, Y on INV-2004,
+    # blank on INV-2001 and on the payment row (blank flags are unknown, <NA>).
+    r = read("transactions_disputed.csv")
+    assert r.layout == "transactions"
+    assert records(r.transactions, [T.row, T.kind, T.document_id, T.amount, T.disputed]) == [
+        (3, "invoice", "INV-2001", 500.0, None),
+        (4, "invoice", "INV-2002", 300.0, True),
+        (5, "invoice", "INV-2003", 200.0, False),
+        (6, "payment", "PMT-90", 700.0, None),
+        (7, "invoice", "INV-2004", 150.0, True),
+    ]
+    check_invariants(r, 500 + 300 + 200 + 700 + 150)
+
+
+def test_dispute_column_reaches_the_ledger_and_cash_skips_the_disputed_invoice():
+    # End to end on the fixture: PMT-90 700 names no invoice; Acme's undisputed invoices issued by
+    # 27 Feb are 500 + 200 = 700, so it pays INV-2001 and INV-2003 and the disputed INV-2002 stays open
+    # (plain oldest-first would have paid INV-2001 and 200 of INV-2002).
+    from arinsights.ingest.ledger import load_ledger
+
+    led = load_ledger(LAYOUTS / "transactions_disputed.csv")
+    inv = led.invoices.set_index("invoice_id")
+    assert inv["disputed"].to_dict() == {"INV-2001": False, "INV-2002": True, "INV-2003": False, "INV-2004": True}
+    alloc = sorted(zip(led.payments["invoice_id"], led.payments["amount"].round(2)))
+    assert alloc == [("INV-2001", 500.0), ("INV-2003", 200.0)]
+    assert pd.isna(inv.loc["INV-2002", "paid_date"]) and inv.loc["INV-2003", "paid_date"] == pd.Timestamp("2026-02-27")
+
+
+@pytest.mark.parametrize("header", ["Disputed", "Dispute", "In dispute", "Dispute status", "DISPUTE_FLAG"])
+def test_dispute_column_header_aliases(tmp_path, header):
+    p = tmp_path / "tx.csv"
+    p.write_text(f"Type,Date,Number,Customer,Due Date,Amount,Applied To,{header}\n"
+                 "Invoice,03/22/2025,INV-1,Acme Ltd,04/21/2025,$100.00,,Yes\n"
+                 "Invoice,03/03/2025,INV-2,Acme Ltd,04/02/2025,$50.00,,No\n")
+    r = read_export(p)
+    assert r.layout == "transactions"
+    assert r.transactions[T.disputed].tolist() == [True, False]
+
+
+def test_dispute_column_with_a_value_that_is_not_yes_or_no(tmp_path):
+    p = tmp_path / "tx.csv"
+    p.write_text("Type,Date,Number,Customer,Due Date,Amount,Applied To,Disputed\n"
+                 "Invoice,03/22/2025,INV-1,Acme Ltd,04/21/2025,$100.00,,maybe\n")
+    with pytest.raises(InputError, match="yes/no"):
+        read_export(p)

@@ -361,7 +361,7 @@ def test_transactions_export(small, tmp_path):
     fm = m["files"][0]
     lines = _check_manifest(paths[0], fm)
     assert fm["skipped_lines"]["title"] == [1] and lines[0].startswith("Transaction List")
-    assert lines[1] == "Type,Date,Number,Customer,Due Date,Amount,Applied To"
+    assert lines[1] == "Type,Date,Number,Customer,Due Date,Amount,Applied To,Disputed"
     rows = _genuine_rows(paths[0], fm)
     by_type = pd.DataFrame(rows).groupby("Type")
     assert set(by_type.groups) == {"Invoice", "Payment", "Credit Memo"}
@@ -388,6 +388,13 @@ def test_transactions_export(small, tmp_path):
             assert alloc[r["Number"]] == [r["Applied To"]]
     # customers appear by name
     assert {r["Customer"] for r in rows} <= set(small.customers[I.customer_name])
+    # Disputed: "Yes" exactly on the invoices disputed in the truth, empty everywhere else
+    truth_disputed = set(small.invoices.loc[small.invoices[I.disputed].to_numpy(dtype=bool), I.invoice_id])
+    assert truth_disputed, "the sample should hold some disputed invoices"
+    assert {r["Number"] for r in rows if r["Disputed"] == "Yes"} == truth_disputed
+    assert {r["Disputed"] for r in rows} == {"Yes", ""}
+    assert all(r["Disputed"] == "" for r in rows if r["Type"] != "Invoice")
+    assert fm["invoices_disputed"] == len(truth_disputed)
 
 
 def test_two_files_export(small, tmp_path):

@@ -22,8 +22,8 @@ rows as merged or rejected; none mutates its input):
    :func:`build_invoices` derives due dates, currency, dispute flag, customer name.
 6. :func:`merge_cleared_items` and :func:`settlement_payments` - settlement dates;
    :func:`propagate_rejections` - copies of a rejected row are rejected with it.
-7. :func:`allocate_payments` - explicit references, then oldest-open-invoice-first,
-   vectorised over all customers at once.
+7. :func:`allocate_payments` - explicit references, then oldest-open-invoice-first with
+   disputed invoices last, vectorised over all customers at once.
 8. :func:`paid_dates` - when each invoice's balance first reached zero, and by what.
 9. Output validation with the pandera models (a failure there is a bug, not a user error).
 
@@ -43,6 +43,18 @@ Choices worth knowing
   reported as unapplied cash.
 * The same invoice number for two different customers is rejected (invoice numbers are
   unique in a company's receivables; a renamed customer is the usual cause).
+* Unreferenced cash goes to the oldest **undisputed** open invoice first; a disputed
+  invoice receives unreferenced cash only after every undisputed invoice of that customer
+  (and currency) is settled. This is standard credit-control practice: a customer
+  withholds payment on the invoice they dispute and pays the others, so plain
+  oldest-first would settle the disputed invoice with cash that was meant for a newer one
+  and leave the newer one looking overdue. An explicit reference ("Applied To") always
+  wins, disputed or not. "Settled" is judged at the payment's date: a payment that arrives
+  when every undisputed invoice issued by then is covered, and whose excess covers the
+  disputed invoice, pays it (the dispute was resolved and paid); that cash is not pushed
+  onto undisputed invoices issued later.
+  With several disputed invoices for one customer each is placed in the queue on its own
+  (see :func:`_dispute_queue_dates`).
 """
 
 from __future__ import annotations
@@ -772,6 +784,104 @@ def _fifo_pairs(inv_group: np.ndarray, inv_amt: np.ndarray, cash_group: np.ndarr
             seg[ok].astype("int64"))
 
 
+def _ns(values) -> np.ndarray:
+    """Dates of any resolution as int64 nanoseconds (NaT -> the int64 minimum)."""
+    return np.asarray(pd.to_datetime(pd.Series(values)).astype("datetime64[ns]").to_numpy()).view("int64")
+
+
+_NEVER = np.iinfo("int64").max
+
+
+def _dispute_queue_dates(inv_group: np.ndarray, inv_date: np.ndarray, inv_amt: np.ndarray, disputed: np.ndarray,
+                         cash_group: np.ndarray, cash_date: np.ndarray, cash_amt: np.ndarray,
+                         tol: int) -> np.ndarray:
+    """Queue date of each disputed open invoice: the payment that settled it, if any.
+
+    Replay the customer's unreferenced cash against the *undisputed* open invoices only,
+    in time: cash on date t_k pays undisputed invoices issued on or before t_k, and what it
+    cannot place there is its overflow. In cumulative terms (A_k cash so far, U_k the
+    undisputed amount issued by t_k) the cash placed so far is the capped running sum
+    X_k = min(X_{k-1} + a_k, U_k) = A_k + min(0, min_{j<=k}(U_j - A_j)), and the overflow of
+    payment k is a_k - (X_k - X_{k-1}). A disputed invoice's queue date is the first
+    payment on or after its invoice date whose overflow covers its open amount (within
+    tolerance): cash that arrived when nothing undisputed was left to pay, enough to settle
+    it -- the dispute was resolved and paid. Otherwise it is "never": the invoice queues
+    behind every undisputed invoice of the customer and currency.
+
+    Placing the invoice in the oldest-first queue at that date (after the undisputed
+    invoices issued by then) keeps cash received for newer undisputed invoices on those
+    invoices, while the payment that clearly paid the disputed invoice still settles it.
+    Computed for all groups at once (cumulative sums, a grouped running minimum, one
+    ``merge_asof`` and one join of the few disputed invoices to the few overflowing
+    payments). With several disputed invoices in one group each is placed on its own (an
+    approximation: two may take the same payment's overflow).
+
+    Parameters
+    ----------
+    inv_group, inv_date, inv_amt, disputed : ndarray
+        Per open invoice: group code, invoice date (int64 ns), open capacity (int64
+        thousandths), dispute flag.
+    cash_group, cash_date, cash_amt : ndarray
+        Per unreferenced cash row, sorted by group then cash order (date order): group
+        code, payment date (int64 ns), amount left (int64 thousandths).
+    tol : int
+        Amount tolerance in thousandths.
+
+    Returns
+    -------
+    ndarray of int64
+        Queue dates (ns) of the disputed invoices, in the order of ``disputed.nonzero()``;
+        int64 max for "never".
+
+    Examples
+    --------
+    Undisputed 100 on day 1 and 50 on day 20, disputed 80 on day 5; cash 100 on day 10
+    pays the day-1 invoice (overflow 0); cash 130 on day 30 pays the 50 of day 20 and
+    overflows by 80, which covers the disputed invoice: it queues at day 30.
+
+    >>> day = 86_400 * 10**9
+    >>> q = _dispute_queue_dates(np.zeros(3, int), np.array([1, 5, 20]) * day, np.array([100, 80, 50]),
+    ...                          np.array([False, True, False]), np.zeros(2, int), np.array([10, 30]) * day,
+    ...                          np.array([100, 130]), 0)
+    >>> (q // day).tolist()
+    [30]
+
+    A day-30 payment of only 60 (overflow 10) does not settle it: it queues last.
+
+    >>> q = _dispute_queue_dates(np.zeros(3, int), np.array([1, 5, 20]) * day, np.array([100, 80, 50]),
+    ...                          np.array([False, True, False]), np.zeros(2, int), np.array([10, 30]) * day,
+    ...                          np.array([100, 60]), 0)
+    >>> bool(q[0] == np.iinfo("int64").max)
+    True
+    """
+    out = np.full(int(disputed.sum()), _NEVER, dtype="int64")
+    if len(cash_amt) == 0 or len(out) == 0:
+        return out
+    und = ~disputed
+    u = pd.DataFrame({"g": inv_group[und], "t": inv_date[und], "a": inv_amt[und]}).sort_values(["g", "t"], kind="stable")
+    u["U"] = u.groupby("g")["a"].cumsum()
+    c = pd.DataFrame({"k": np.arange(len(cash_amt)), "g": cash_group, "t": cash_date, "a": cash_amt,
+                      "A": pd.Series(cash_amt).groupby(cash_group).cumsum().to_numpy()})
+    c = pd.merge_asof(c.sort_values("t", kind="stable"), u[["g", "t", "U"]].sort_values("t", kind="stable"),
+                      on="t", by="g", direction="backward", allow_exact_matches=True).sort_values("k")
+    U = c["U"].fillna(0).to_numpy(dtype="int64")
+    A = c["A"].to_numpy(dtype="int64")
+    g = c["g"].to_numpy()
+    X = A + np.minimum(0, pd.Series(U - A).groupby(g).cummin().to_numpy())
+    X_prev = pd.Series(X).groupby(g).shift(1).fillna(0).to_numpy(dtype="int64")
+    c["over"] = c["a"].to_numpy() - (X - X_prev)
+    over = c.loc[c["over"] > tol, ["g", "t", "over"]]
+    if len(over) == 0:
+        return out
+    dd = pd.DataFrame({"g": inv_group[disputed], "d": inv_date[disputed], "amt": inv_amt[disputed],
+                       "pos": np.arange(len(out))})
+    pairs = dd.merge(over, on="g")
+    pairs = pairs[(pairs["t"] >= pairs["d"]) & (pairs["over"] >= pairs["amt"] - tol)]
+    first = pairs.groupby("pos")["t"].min()
+    out[first.index.to_numpy()] = first.to_numpy(dtype="int64")
+    return out
+
+
 def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
                       settings: IngestSettings | None = None) -> tuple[pd.DataFrame, dict]:
     """Rule 7: allocate payments and credit notes to invoices, all customers at once.
@@ -780,8 +890,11 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     customer and currency gets min(payment, the invoice's open amount); payments
     referencing the same invoice are served in (payment_date, payment_id) order. What is
     left of every payment then goes oldest-open-invoice-first per (customer, currency):
-    open invoices ordered by (invoice_date, due_date, invoice_id), cash by (payment_date,
-    payment_id), allocation = overlap of the cumulative-sum intervals
+    open invoices ordered by (invoice_date, due_date, invoice_id), except that a disputed
+    invoice queues behind the undisputed ones: it takes unreferenced cash only once every
+    undisputed invoice of the customer and currency is settled, or from a payment whose
+    excess over the undisputed invoices issued by its date covers it
+    (:func:`_dispute_queue_dates`) -- and cash by (payment_date, payment_id), allocation = overlap of the cumulative-sum intervals
     (:func:`_fifo_pairs`). Cash that finds no open invoice stays unapplied (invoice_id
     missing), and so does cash known only from an aging snapshot (``hold``: it was
     unapplied on the snapshot date). Settlement-date payments (``settled``) are applied before anything else.
@@ -852,15 +965,27 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     groups = pd.Index(pd.concat([ikey.iloc[open_inv], ckey.iloc[pool]]).unique())
     ig = groups.get_indexer(ikey.iloc[open_inv])
     cg = groups.get_indexer(ckey.iloc[pool])
-    # invoices: by group, then (invoice_date, due_date, invoice_id); cash: group, then its order
-    io = open_inv[np.lexsort((inv[Invoices.invoice_id].to_numpy()[open_inv].astype(str),
-                              inv[Invoices.due_date].to_numpy()[open_inv],
-                              inv[Invoices.invoice_date].to_numpy()[open_inv], ig))]
+    # invoices: by group, then queue date (the invoice date; for a disputed invoice the date
+    # from which it may take unreferenced cash, see _dispute_queue_dates), undisputed before
+    # disputed on the same date, then (invoice_date, due_date, invoice_id); cash: group, then
+    # its order
+    disputed = (inv[Invoices.disputed].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                if Invoices.disputed in inv.columns else np.zeros(len(inv), dtype=bool))
     co = pool[np.argsort(cg, kind="stable")]
-    ig_sorted = groups.get_indexer(ikey.iloc[io])
     cg_sorted = groups.get_indexer(ckey.iloc[co])
-    inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
     cash_milli = np.rint(left[co] * _MILLI).astype("int64")
+    inv_date = _ns(inv[Invoices.invoice_date].to_numpy()[open_inv])
+    queue_date = inv_date.copy()
+    d_open = disputed[open_inv]
+    if d_open.any():
+        queue_date[d_open] = _dispute_queue_dates(
+            ig, inv_date, np.rint(cap[open_inv] * _MILLI).astype("int64"), d_open,
+            cg_sorted, _ns(cash[Payments.payment_date].to_numpy()[co]), cash_milli, int(np.rint(tol * _MILLI)))
+    io = open_inv[np.lexsort((inv[Invoices.invoice_id].to_numpy()[open_inv].astype(str),
+                              inv[Invoices.due_date].to_numpy()[open_inv], inv_date,
+                              d_open, queue_date, ig))]
+    ig_sorted = groups.get_indexer(ikey.iloc[io])
+    inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
     pi, pc, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
     inv_rows, cash_rows = io[pi], co[pc]
     if len(pi):

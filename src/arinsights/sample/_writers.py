@@ -290,12 +290,14 @@ def _transactions(ledger: SampleLedger, rng) -> list[_Doc]:
         pd.DataFrame({"_d": inv[I.invoice_date].to_numpy(), "_t": 0, "Type": "Invoice",
                       "Number": inv[I.invoice_id].to_numpy(dtype=object),
                       "_c": inv[I.customer_id].to_numpy(dtype=object), "_due": inv[I.due_date].to_numpy(),
-                      "_a": inv[I.amount].to_numpy(), "Applied To": ""}),
+                      "_a": inv[I.amount].to_numpy(), "Applied To": "",
+                      "Disputed": np.where(inv[I.disputed].to_numpy(dtype=bool), "Yes", "")}),
         pd.DataFrame({"_d": docs[P.payment_date].to_numpy(), "_t": np.where(cash, 1, 2),
                       "Type": np.where(cash, "Payment", "Credit Memo"),
                       "Number": docs[P.payment_id].to_numpy(dtype=object),
                       "_c": docs[P.customer_id].to_numpy(dtype=object), "_due": pd.NaT,
-                      "_a": np.where(cash, 1.0, -1.0) * docs[P.amount].to_numpy(), "Applied To": applied}),
+                      "_a": np.where(cash, 1.0, -1.0) * docs[P.amount].to_numpy(), "Applied To": applied,
+                      "Disputed": ""}),
     ], ignore_index=True).sort_values(["_d", "_t", "Number"], kind="stable")
     cells = pd.DataFrame({
         "Type": rows["Type"].to_numpy(dtype=object),
@@ -305,10 +307,12 @@ def _transactions(ledger: SampleLedger, rng) -> list[_Doc]:
         "Due Date": fmt_date(rows["_due"], "mm/dd/yyyy").to_numpy(),
         "Amount": fmt_amount(rows["_a"], "dollar").to_numpy(),
         "Applied To": rows["Applied To"].to_numpy(dtype=object),
+        "Disputed": rows["Disputed"].to_numpy(dtype=object),
     })
     n_pay = int(cash.sum())
     extra = {"payments": n_pay, "payments_with_applied_to": int((applied[cash] != "").sum()),
-             "payments_covering_several_invoices": int((docs["n_alloc"].to_numpy()[cash] > 1).sum())}
+             "payments_covering_several_invoices": int((docs["n_alloc"].to_numpy()[cash] > 1).sum()),
+             "invoices_disputed": int(inv[I.disputed].to_numpy(dtype=bool).sum())}
     return [_Doc.plain("ledger.csv", ",".join(cells.columns), cells, _csv_lines, date_col="Date",
                        date_style="mm/dd/yyyy", amount_col="Amount", amount_style="dollar", extra=extra)]
 
@@ -574,9 +578,9 @@ def write_export(sample: SampleLedger, layout: str, out_dir, *, seed: int = 0, m
             DueDate, InvoiceAmount, Disputed, SettledDate`` (M/D/YYYY, settled date empty
             while open at ``end``).
         ``transactions``
-            ``ledger.csv``: ``Type, Date, Number, Customer, Due Date, Amount, Applied To``;
-            Invoice / Payment / Credit Memo rows, MM/DD/YYYY, ``"$1,250.00"``, credits
-            ``($40.00)``. One row per payment (its total); ``Applied To`` only when the
+            ``ledger.csv``: ``Type, Date, Number, Customer, Due Date, Amount, Applied To,
+            Disputed``; Invoice / Payment / Credit Memo rows, MM/DD/YYYY, ``"$1,250.00"``,
+            credits ``($40.00)``; ``Disputed`` is ``Yes`` on disputed invoices, else empty. One row per payment (its total); ``Applied To`` only when the
             payment covers exactly one invoice (and then 92% of the time) -- otherwise the
             reader allocates oldest-first. Customers are identified by name.
         ``two_files``
@@ -610,7 +614,7 @@ def write_export(sample: SampleLedger, layout: str, out_dir, *, seed: int = 0, m
     rng = np.random.default_rng(seed)
     files, paths = [], []
     for doc in _BUILDERS[layout](sample, rng):
-        title = _csv_row(["Transaction List by Date"] + [""] * 6) if layout == "transactions" else None
+        title = _csv_row(["Transaction List by Date"] + [""] * 7) if layout == "transactions" else None
         injected = _messy(doc, rng, title=title) if messy else None
         path = out / doc.name
         with open(path, "w", encoding="utf-8", newline="") as fh:

@@ -99,6 +99,8 @@ _TX_FIELDS = {
     T.applied_to: ["appliedto", "appliedtoinvoice"],
     T.open_amount: ["openbalance"],
     T.currency: ["currency"],
+    # optional dispute flag of invoice rows (Yes / No / X / blank, read by parse_flags)
+    T.disputed: ["disputed", "dispute", "indispute", "disputestatus", "disputeflag"],
     "memo": ["memo", "memodescription", "description"],
 }
 TRANSACTIONS = Spec(
