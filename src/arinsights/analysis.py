@@ -128,6 +128,7 @@ def analyse(
     from .behaviour.durations import compute_durations
     from .behaviour.features import build_features
     from .behaviour.lateness import LatenessModel, backtest, customer_lateness
+    from .behaviour.outlook import calibrated_outlook
     from .behaviour.paycycle import detect_pay_runs
     from .playbook.actions import recommend_actions
     from .playbook.kpis import aging, kpi_summary, monthly_kpis
@@ -143,7 +144,11 @@ def analyse(
     durations = compute_durations(invoices, payments, as_of)
     model = DaysToPayModel(window_quantile=b.window_quantile).fit(durations)
     windows = model.windows()
-    outlook = model.outlook(durations, as_of)
+    outlook, outlook_calibrator = calibrated_outlook(
+        invoices, payments, as_of, durations=durations, model=model, n_cutoffs=b.outlook_cutoffs,
+        cutoff_step_days=b.outlook_cutoff_step_days, min_open=b.outlook_min_open, min_train=b.outlook_min_train,
+        C=b.outlook_regularisation, window_quantile=b.window_quantile, max_expected_days=b.outlook_max_expected_days)
+    notes.extend(outlook_calibrator.notes_)
     open_amounts = durations.loc[~durations[Durations.paid], [Durations.invoice_id, Durations.open_amount]]
     outlook = outlook.merge(open_amounts, on=OpenInvoiceOutlook.invoice_id, how="left")
     pay_runs = detect_pay_runs(payments, as_of, min_payments=b.paycycle_min_payments, fdr=b.paycycle_fdr)

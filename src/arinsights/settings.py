@@ -61,6 +61,18 @@ class BehaviourSettings:
     max_train_invoices: int = 200_000
     #: random_state of the lateness classifier.
     random_state: int = 0
+    #: calibrated payment outlook: past cut-offs per horizon it learns from ...
+    outlook_cutoffs: int = 6
+    #: ... this many days apart ...
+    outlook_cutoff_step_days: int = 30
+    #: ... each with at least this many open invoices.
+    outlook_min_open: int = 30
+    #: fewer past open invoices than this for a horizon: keep the uncalibrated outlook.
+    outlook_min_train: int = 200
+    #: inverse L2 regularisation strength of the outlook's logistic calibration.
+    outlook_regularisation: float = 1.0
+    #: expected pay dates further away than this many days are left empty ("not expected").
+    outlook_max_expected_days: int = 365
 
 
 @dataclass(frozen=True)
