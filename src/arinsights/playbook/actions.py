@@ -189,34 +189,57 @@ def segment_reason(ev: pd.DataFrame, settings: Settings | PlaybookSettings | Non
     """Why the customer is in their segment (the rule that matched, with its numbers)."""
     s = _playbook(settings)
     seg = ev[Segments.segment].to_numpy(dtype=object)
-    share = _pct(ev[_E.on_time_share])
-    cur = ev[_E.currency]
-    silent = np.where(ev[_E.last_payment_date].notna(),
-                      "no payment for " + _int(ev[_E.days_since_payment]) + " days", "never paid")
-    ghost = ("ghost: " + _money(ev[_E.open_amount], cur) + " open, " + silent + ", oldest open invoice "
-             + _int(ev[_E.oldest_open_age]) + " days old (limit " + str(s.ghost_days) + " days)")
-    new = ("new: only " + _int(ev[_E.n_paid]) + " paid invoices in the look-back (fewer than "
-           + str(s.new_min_paid) + ")")
-    hab_share = _when(ev[_E.on_time_share] < s.habitual_on_time_share,
-                      "only " + share + " of paid invoices on time (below "
-                      + f"{s.habitual_on_time_share:.0%})")
-    hab_late = _when(ev[_E.median_days_late] > s.habitual_median_days_late,
-                     "median " + _int(ev[_E.median_days_late]) + " days late (above "
-                     + f"{s.habitual_median_days_late:g})")
-    habitual = "habitual: " + _join([hab_share, hab_late], " and ")
-    drifting = ("drifting: last " + str(s.drift_recent_k) + " paid invoices took " + _int(ev[_E.recent_mean_days_to_pay])
+
+    def share(e):
+        return _pct(e[_E.on_time_share])
+
+    def ghost(e):
+        silent = np.where(e[_E.last_payment_date].notna(),
+                          "no payment for " + _int(e[_E.days_since_payment]) + " days", "never paid")
+        return ("ghost: " + _money(e[_E.open_amount], e[_E.currency]) + " open, " + silent + ", oldest open invoice "
+                + _int(e[_E.oldest_open_age]) + " days old (limit " + str(s.ghost_days) + " days)")
+
+    def new(e):
+        return ("new: only " + _int(e[_E.n_paid]) + " paid invoices in the look-back (fewer than "
+                + str(s.new_min_paid) + ")")
+
+    def habitual(e):
+        hab_share = _when(e[_E.on_time_share] < s.habitual_on_time_share,
+                          "only " + share(e) + " of paid invoices on time (below "
+                          + f"{s.habitual_on_time_share:.0%})")
+        hab_late = _when(e[_E.median_days_late] > s.habitual_median_days_late,
+                         "median " + _int(e[_E.median_days_late]) + " days late (above "
+                         + f"{s.habitual_median_days_late:g})")
+        return "habitual: " + _join([hab_share, hab_late], " and ")
+
+    def drifting(e):
+        return ("drifting: last " + str(s.drift_recent_k) + " paid invoices took " + _int(e[_E.recent_mean_days_to_pay])
                 + " days on average, more than " + f"{s.drift_margin_days:g}" + " days above their long-run p80 of "
-                + _int(ev[_E.long_run_p80_days]) + " days; before that " + _pct(ev[_E.earlier_on_time_share])
+                + _int(e[_E.long_run_p80_days]) + " days; before that " + _pct(e[_E.earlier_on_time_share])
                 + " on time")
-    has_run = ev[_E.pay_run_pattern].to_numpy(dtype=object) != "none"
-    slipped = ("slipped: good history (" + share + " of paid invoices on time) but " + _int(ev[_E.n_out_of_window])
-               + " open invoice(s) beyond their usual window" + np.where(has_run, " and past their pay run", ""))
-    irregular = ("irregular: " + share + " of paid invoices on time (between "
-                 + f"{s.habitual_on_time_share:.0%} and {s.reliable_on_time_share:.0%})")
-    reliable = ("reliable: " + share + " of paid invoices on time; nothing open beyond their usual window")
-    text = np.select([seg == "ghost", seg == "new", seg == "habitual", seg == "drifting", seg == "slipped",
-                      seg == "irregular"], [ghost, new, habitual, drifting, slipped, irregular], reliable)
-    return pd.Series(text.astype(object), index=ev.index, dtype=object)
+
+    def slipped(e):
+        has_run = e[_E.pay_run_pattern].to_numpy(dtype=object) != "none"
+        return ("slipped: good history (" + share(e) + " of paid invoices on time) but " + _int(e[_E.n_out_of_window])
+                + " open invoice(s) beyond their usual window" + np.where(has_run, " and past their pay run", ""))
+
+    def irregular(e):
+        return ("irregular: " + share(e) + " of paid invoices on time (between "
+                + f"{s.habitual_on_time_share:.0%} and {s.reliable_on_time_share:.0%})")
+
+    def reliable(e):
+        return "reliable: " + share(e) + " of paid invoices on time; nothing open beyond their usual window"
+
+    # each segment's sentence is built only for that segment's rows; any other value reads
+    # as reliable (the default)
+    rules = {"ghost": ghost, "new": new, "habitual": habitual, "drifting": drifting, "slipped": slipped,
+             "irregular": irregular}
+    text = np.empty(len(ev), dtype=object)
+    for name, build in [*rules.items(), (None, reliable)]:
+        at = ~np.isin(seg, list(rules)) if name is None else seg == name
+        if at.any():
+            text[at] = _arr(np.broadcast_to(_arr(build(ev.loc[at])), (int(at.sum()),)))
+    return pd.Series(text, index=ev.index, dtype=object)
 
 
 # -------------------------------------------------------------------- action rules
@@ -432,9 +455,33 @@ _ACTION_RULES = (ghost_actions, new_actions, habitual_actions, drifting_actions,
                  irregular_actions, reliable_actions, billing_date_actions)
 
 
+def _segment_rows(name: str):
+    return lambda ev, s: _seg(ev, name)
+
+
+#: per rule, a row-wise superset of the rows it returns actions for
+_RULE_ROWS = {
+    ghost_actions: _segment_rows("ghost"),
+    new_actions: _segment_rows("new"),
+    habitual_actions: _segment_rows("habitual"),
+    drifting_actions: _segment_rows("drifting"),
+    slipped_actions: _segment_rows("slipped"),
+    irregular_actions: _segment_rows("irregular"),
+    reliable_actions: _segment_rows("reliable"),
+    billing_date_actions: lambda ev, s: (ev[_E.n_run_explained].to_numpy(dtype=float)
+                                         >= s.billing_shift_min_invoices),
+}
+
+
 def _action_rows(ev: pd.DataFrame, as_of, s: PlaybookSettings) -> pd.DataFrame:
     """customer_id, action, next_action_date, _detail: every rule's rows, stacked."""
-    parts = [frame for rule in _ACTION_RULES for frame in rule(ev, as_of, s)]
+    parts = []
+    for rule in _ACTION_RULES:
+        # text is built only for the rows a rule can act on (a rule is row-wise: the rows it
+        # returns are the same as on the whole frame); with no such row, the whole frame keeps
+        # the empty parts' column types as they always were
+        can = _RULE_ROWS[rule](ev, s)
+        parts.extend(rule(ev.loc[can] if can.any() else ev, as_of, s))
     rows = pd.concat(parts, ignore_index=True)
     rows[Actions.next_action_date] = pd.to_datetime(rows[Actions.next_action_date])
     # never in the past
@@ -491,8 +538,16 @@ def primary_actions(evidence: pd.DataFrame, as_of, settings: Settings | Playbook
     s = _playbook(settings)
     as_of = pd.Timestamp(as_of).normalize()
     rows = _action_rows(evidence.reset_index(drop=True), as_of, s)
-    first = rows.drop_duplicates(Actions.customer_id, keep="first")
-    joined = rows.groupby(Actions.customer_id, sort=False)[_DETAIL].agg("; ".join).rename("actions_text")
-    out = first[[Actions.customer_id, Actions.action, Actions.next_action_date]].merge(
-        joined, left_on=Actions.customer_id, right_index=True, how="left")
+    # rows are sorted by customer: each customer's rows are one block; join the block's
+    # reasons with "; " by position in the block (a loop over the few actions per customer)
+    cid = rows[Actions.customer_id].to_numpy(dtype=object)
+    start = np.r_[True, cid[1:] != cid[:-1]] if len(cid) else np.zeros(0, bool)
+    block = np.cumsum(start) - 1
+    rank = np.arange(len(rows)) - np.flatnonzero(start)[block] if len(cid) else np.zeros(0, np.int64)
+    detail = rows[_DETAIL].to_numpy(dtype=object)
+    text = detail[start].copy()
+    for r in range(1, int(rank.max()) + 1 if len(rank) else 1):
+        at = rank == r
+        text[block[at]] = text[block[at]] + "; " + detail[at]
+    out = rows.loc[start, [Actions.customer_id, Actions.action, Actions.next_action_date]].assign(actions_text=text)
     return out.reset_index(drop=True)

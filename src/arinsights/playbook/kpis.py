@@ -28,6 +28,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..schema import KIND_CREDIT, KIND_PAYMENT, Invoices, Payments
@@ -144,15 +146,43 @@ _INV_COLS = (Invoices.invoice_id, Invoices.invoice_date, Invoices.due_date, Invo
 _PAY_COLS = (Payments.payment_date, Payments.amount, Payments.invoice_id)
 
 
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as a pyarrow string array (missing -> null), without a Python-object copy."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())  # e.g. all missing (null type)
+    return arr
+
+
+def _positions(keys: pd.Series, lookup: pd.Series) -> np.ndarray:
+    """Position of each ``lookup`` value in ``keys`` (unique), -1 when absent or missing.
+
+    One pyarrow hash join on the text; the same answer as
+    ``pd.Index(keys).get_indexer(lookup)`` for unique, non-missing keys.
+    """
+    k = _arrow_text(keys)
+    v = _arrow_text(lookup).cast(k.type)
+    pos = pc.index_in(v, value_set=k, skip_nulls=True)
+    return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _equals(values: pd.Series, text: str) -> np.ndarray:
+    """Boolean array: the value (as text) equals ``text`` (missing -> False)."""
+    return pd.Series(values.astype(str) == text).fillna(False).to_numpy(dtype=bool)
+
+
 def _prepare(invoices: pd.DataFrame, payments: pd.DataFrame | None) -> dict[str, np.ndarray]:
     """Numpy arrays of the ledger, computed once per public call.
 
     Invoice arrays: ``inv_day``, ``due_day``, ``paid_day`` (day numbers; never paid ->
-    ``_FAR_FUTURE``), ``amount``, ``currency`` (str). Payment arrays: ``p_pos`` (position of
-    the allocated invoice, -1 for unapplied cash or an unknown invoice), ``p_day``, ``p_amt``,
-    ``p_kind``, ``p_code`` (currency code of the payment's own currency, else its invoice's).
-    Currency codes index ``cur_all`` (the ledger's currencies, sorted); ``cur_code`` is the
-    invoices' currency code.
+    ``_FAR_FUTURE``), ``amount``. Payment arrays: ``p_pos`` (position of the allocated
+    invoice, -1 for unapplied cash or an unknown invoice), ``p_day``, ``p_amt``, ``p_cash``
+    and ``p_credit`` (kind is "payment" / "credit"), ``p_code`` (currency code of the
+    payment's own currency, else its invoice's). Currency codes index ``cur_all`` (the
+    ledger's currencies, sorted); ``cur_code`` is the invoices' currency code (-1 when missing).
+    Text columns are factorised / hash-joined once (pyarrow), never turned into Python objects.
     """
     _require(invoices, _INV_COLS, "invoices")
     inv_day = _day_numbers(invoices[Invoices.invoice_date])
@@ -163,34 +193,36 @@ def _prepare(invoices: pd.DataFrame, payments: pd.DataFrame | None) -> dict[str,
         "due_day": _day_numbers(invoices[Invoices.due_date]),
         "paid_day": paid_day,
         "amount": invoices[Invoices.amount].to_numpy(dtype=float),
-        "currency": invoices[Invoices.currency].astype(str).to_numpy(dtype=object),
     }
     # currency codes computed once: index into the sorted list of the ledger's currencies
-    codes, uniques = pd.factorize(L["currency"], sort=True)
-    L["cur_code"] = codes.astype(np.int64)
+    codes, uniques = pd.factorize(invoices[Invoices.currency].astype(str), sort=True)
+    L["cur_code"] = np.asarray(codes).astype(np.int64)
     L["cur_all"] = np.asarray(uniques, dtype=object)
     if payments is None or len(payments) == 0:
         L.update(p_pos=np.empty(0, np.int64), p_day=np.empty(0, np.int64), p_amt=np.empty(0, float),
-                 p_kind=np.empty(0, object), p_code=np.empty(0, np.int64))
+                 p_cash=np.empty(0, bool), p_credit=np.empty(0, bool), p_code=np.empty(0, np.int64))
         return L
     _require(payments, _PAY_COLS, "payments")
     pay_inv = payments[Payments.invoice_id]
     # one hash join of allocation -> invoice position
-    pos = pd.Index(invoices[Invoices.invoice_id].astype(str)).get_indexer(
-        pay_inv.where(pay_inv.isna(), pay_inv.astype(str)))
+    pos = _positions(invoices[Invoices.invoice_id].astype(str), pay_inv.where(pay_inv.isna(), pay_inv.astype(str)))
     p_day = _day_numbers(payments[Payments.payment_date])
     pos[p_day >= _FAR_FUTURE] = -1  # an allocation without a date cannot be placed in time
-    kind = (payments[Payments.kind].astype(str).to_numpy(dtype=object) if Payments.kind in payments.columns
-            else np.full(len(payments), KIND_PAYMENT, dtype=object))
+    if Payments.kind in payments.columns:
+        p_cash, p_credit = _equals(payments[Payments.kind], KIND_PAYMENT), _equals(payments[Payments.kind], KIND_CREDIT)
+    else:
+        p_cash, p_credit = np.ones(len(payments), bool), np.zeros(len(payments), bool)
     inv_code = np.where(pos >= 0, L["cur_code"][np.maximum(pos, 0)], -1)
     if Payments.currency in payments.columns:  # the payment's own currency, else its invoice's
-        own = pd.Index(L["cur_all"], dtype=object).get_indexer(
-            pd.Index(payments[Payments.currency].astype(str).to_numpy(dtype=object), dtype=object))
+        pcodes, puniq = pd.factorize(payments[Payments.currency].astype(str))
+        remap = pd.Index(L["cur_all"], dtype=object).get_indexer(pd.Index(np.asarray(puniq, dtype=object), dtype=object))
+        pcodes = np.asarray(pcodes)
+        own = np.where(pcodes >= 0, np.append(remap, -1)[pcodes], -1)
         p_code = np.where(payments[Payments.currency].isna().to_numpy(), inv_code, own)
     else:
         p_code = inv_code
-    L.update(p_pos=pos.astype(np.int64), p_day=p_day, p_amt=payments[Payments.amount].to_numpy(dtype=float),
-             p_kind=kind, p_code=p_code.astype(np.int64))
+    L.update(p_pos=pos, p_day=p_day, p_amt=payments[Payments.amount].to_numpy(dtype=float),
+             p_cash=p_cash, p_credit=p_credit, p_code=p_code.astype(np.int64))
     return L
 
 
@@ -234,11 +266,23 @@ def _balance_events(L: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "overdue_day": np.maximum(day, L["due_day"][pos] + 1)}
 
 
+def _stable_argsort_days(days: np.ndarray) -> np.ndarray:
+    """``np.argsort(days, kind="stable")``, faster for day numbers spanning < 32,767 days.
+
+    A stable sort's permutation is unique, so sorting the offsets from the first day as
+    int16 (numpy radix-sorts 16-bit integers) gives exactly the same order.
+    """
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo < np.iinfo(np.int16).max:
+        return np.argsort((days - lo).astype(np.int16), kind="stable")
+    return np.argsort(days, kind="stable")
+
+
 def _cum_at(event_days: np.ndarray, deltas: np.ndarray, query_days: np.ndarray) -> np.ndarray:
     """Sum of ``deltas`` whose day <= each query day (cumulative sum + searchsorted)."""
     if len(event_days) == 0:
         return np.zeros(len(query_days))
-    order = np.argsort(event_days, kind="stable")
+    order = _stable_argsort_days(event_days)
     d = event_days[order]
     cs = np.concatenate([[0.0], np.cumsum(deltas[order])])
     return cs[np.searchsorted(d, query_days, side="right")]
@@ -376,7 +420,8 @@ def aging(invoices: pd.DataFrame, payments: pd.DataFrame, as_of, *,
     dpd = as_day - a["due_day"]
     idx = np.searchsorted(np.asarray(bounds), dpd, side="left")  # dpd <= b0 -> 0, ...
     has = open_ > 0
-    frame = pd.DataFrame({"currency": a["currency"][has], "b": idx[has], "open": open_[has]})
+    has &= a["cur_code"] >= 0  # a missing currency has no bucket row (as groupby drops it)
+    frame = pd.DataFrame({"currency": a["cur_all"][a["cur_code"][has]], "b": idx[has], "open": open_[has]})
     grid = pd.MultiIndex.from_product([_currencies(a, as_day), range(len(labels))],
                                       names=["currency", "b"])
     g = frame.groupby(["currency", "b"]).agg(open_amount=("open", "sum"), n_invoices=("open", "size"))
@@ -565,10 +610,10 @@ def monthly_kpis(invoices: pd.DataFrame, payments: pd.DataFrame, as_of, *, month
 
     sales = by_month(a["inv_day"], np.ones(len(a["amount"]), bool), a["cur_code"], a["amount"])
     applied = a["p_pos"] >= 0
-    is_cash = a["p_kind"] == KIND_PAYMENT
+    is_cash = a["p_cash"]
     p_inv_cur = np.where(applied, a["cur_code"][np.maximum(a["p_pos"], 0)], -1)
     collections = by_month(a["p_day"], applied & is_cash, p_inv_cur, a["p_amt"])
-    credits = by_month(a["p_day"], applied & (a["p_kind"] == KIND_CREDIT), p_inv_cur, a["p_amt"])
+    credits = by_month(a["p_day"], applied & a["p_credit"], p_inv_cur, a["p_amt"])
     unapplied = by_month(a["p_day"], ~applied & is_cash, a["p_code"], a["p_amt"])
     # amount-weighted days to pay over invoices fully paid in the period
     paid = a["paid_day"] < _FAR_FUTURE

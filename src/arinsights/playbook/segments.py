@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..schema import (
@@ -201,6 +203,64 @@ def _runs_frame(pay_runs: pd.DataFrame | None) -> pd.DataFrame:
     return runs
 
 
+_CODE = "_c"  # integer customer code column (internal)
+
+
+def _codes_in(values: pd.Series, uniques: np.ndarray) -> np.ndarray:
+    """Position of each value in ``uniques`` (distinct text ids), -1 when absent or missing.
+
+    A pyarrow hash lookup on the text (no Python objects); the same answer as
+    ``pd.Index(uniques).get_indexer(values)``.
+    """
+    keys = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string(), from_pandas=True)
+    vals = pa.array(values.astype(str), from_pandas=True)
+    if isinstance(vals, pa.ChunkedArray):
+        vals = vals.combine_chunks()
+    vals = vals.cast(pa.large_string())
+    pos = pc.index_in(vals, value_set=keys, skip_nulls=True)
+    return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _runs_by_code(runs: pd.DataFrame, cust_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pay-run pattern (object, NaN without a run) and day (float) per customer code."""
+    pattern = np.full(len(cust_ids), np.nan, dtype=object)
+    day = np.full(len(cust_ids), np.nan)
+    at = pd.Index(cust_ids, dtype=object).get_indexer(runs[PayRuns.customer_id].astype(object).to_numpy())
+    ok = at >= 0
+    pattern[at[ok]] = runs[PayRuns.pattern].astype(object).to_numpy()[ok]
+    day[at[ok]] = pd.to_numeric(runs[PayRuns.day]).to_numpy(dtype=float)[ok]
+    return pattern, day
+
+
+def _paid_order(code: np.ndarray, paid_date: pd.Series, invoice_date: pd.Series, invoice_id: pd.Series) -> np.ndarray:
+    """Positions that sort rows by (customer code, paid date, invoice date, invoice id).
+
+    The same order as ``sort_values([...], kind="mergesort")`` (stable; missing dates and ids
+    last): a numeric lexsort, then the invoice id only inside the rare runs of rows tied on
+    the first three keys.
+    """
+    big = np.iinfo(np.int64).max
+
+    def key(dates: pd.Series) -> np.ndarray:
+        v = dates.to_numpy(dtype="datetime64[ns]")
+        k = v.view(np.int64).copy()
+        k[np.isnat(v)] = big
+        return k
+
+    pk, ik = key(paid_date), key(invoice_date)
+    order = np.lexsort((ik, pk, code))
+    c, p, i = code[order], pk[order], ik[order]
+    tie = np.r_[False, (c[1:] == c[:-1]) & (p[1:] == p[:-1]) & (i[1:] == i[:-1])]
+    if tie.any():
+        pos = np.flatnonzero(tie | np.r_[tie[1:], False])
+        grp = np.cumsum(~tie)[pos]
+        sub = order[pos]
+        rank = np.asarray(pd.factorize(invoice_id.iloc[sub], sort=True)[0], dtype=np.int64)
+        rank[rank < 0] = big
+        order[pos] = sub[np.lexsort((rank, grp))]
+    return order
+
+
 # ---------------------------------------------------------------------- customer history
 def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, durations: pd.DataFrame,
                      pay_runs: pd.DataFrame | None, as_of, settings: Settings | PlaybookSettings | None = None
@@ -249,13 +309,19 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
     paid_flag = d[D.paid].fillna(False).astype(bool).to_numpy()
     disputed = _disputed(d, invoices, s)
     runs = _runs_frame(pay_runs)
+    # customer ids -> integer codes once (sorted: code order is customer_id order); every
+    # group-by below is on these codes, never on the text ids
+    code, cust_ids = pd.factorize(d[D.customer_id], sort=True)
+    cust_ids = np.asarray(cust_ids, dtype=object)
+    d = d.assign(**{_CODE: np.asarray(code, dtype=np.int64)})
 
     # --- paid history in the look-back (disputed invoices are not lateness) -------------
-    paid = d.loc[paid_flag & ~disputed, [D.customer_id, D.invoice_id, D.invoice_date, D.due_date, D.days_to_pay, D.days_late]]
+    paid = d.loc[paid_flag & ~disputed, [_CODE, D.invoice_id, D.invoice_date, D.due_date, D.days_to_pay, D.days_late]]
     paid = paid.assign(_paid_date=paid[D.invoice_date].dt.normalize() + _days(paid[D.days_to_pay].round()))
     paid = paid.loc[paid["_paid_date"] > start]
-    paid = paid.merge(runs, on=D.customer_id, how="left")
-    run_date = first_run_on_or_after(paid[D.due_date], paid[PayRuns.pattern], paid[PayRuns.day])
+    run_pattern, run_day = _runs_by_code(runs, cust_ids)
+    pcode = paid[_CODE].to_numpy()
+    run_date = first_run_on_or_after(paid[D.due_date], run_pattern[pcode], run_day[pcode])
     has_run = run_date.notna()
     late_by_terms = (paid[D.days_late] > s.grace_days).to_numpy()
     on_run = (has_run & (paid["_paid_date"] <= run_date + pd.Timedelta(days=s.pay_run_grace_days))).to_numpy()
@@ -264,13 +330,13 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
     late_eff = (paid["_paid_date"] - base) / _DAY
     paid = paid.assign(_on_time=on_time, _late_terms=late_by_terms, _run_expl=late_by_terms & on_run,
                        _late_eff=late_eff.to_numpy(dtype=float))
-    paid = paid.sort_values([D.customer_id, "_paid_date", D.invoice_date, D.invoice_id], kind="mergesort")
-    from_end = paid.groupby(D.customer_id, sort=False).cumcount(ascending=False).to_numpy()
+    paid = paid.iloc[_paid_order(paid[_CODE].to_numpy(), paid["_paid_date"], paid[D.invoice_date], paid[D.invoice_id])]
+    from_end = paid.groupby(_CODE, sort=False).cumcount(ascending=False).to_numpy()
     recent = from_end < s.drift_recent_k
     paid = paid.assign(_recent_dtp=np.where(recent, paid[D.days_to_pay], np.nan),
                        _earlier_dtp=np.where(recent, np.nan, paid[D.days_to_pay]),
                        _earlier=~recent, _earlier_on_time=(~recent) & paid["_on_time"].to_numpy(bool))
-    g = paid.groupby(D.customer_id, sort=True)
+    g = paid.groupby(_CODE, sort=True)
     hist_paid = pd.DataFrame({
         H.n_paid: g.size(),
         H.n_on_time: g["_on_time"].sum(),
@@ -286,57 +352,64 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
 
     # --- open at as_of -------------------------------------------------------------------
     is_open = ~paid_flag & (d[D.open_amount] > _OPEN_TOLERANCE).to_numpy()
-    op = d.loc[is_open]
-    go = op.groupby(D.customer_id, sort=True)
-    judged = d.loc[is_open & ~disputed]  # ages and days past due leave disputed invoices aside
-    gj = judged.groupby(D.customer_id, sort=True)
+    op = d.loc[is_open, [_CODE, D.open_amount]]
+    go = op.groupby(_CODE, sort=True)
+    judged = d.loc[is_open & ~disputed, [_CODE, D.age, D.days_past_due, D.due_date]]  # disputed set aside
+    gj = judged.groupby(_CODE, sort=True)
     hist_open = pd.DataFrame({
         H.open_amount: go[D.open_amount].sum(),
         H.n_open: go.size(),
-        H.n_disputed_open: d.loc[is_open & disputed].groupby(D.customer_id).size(),
+        H.n_disputed_open: d.loc[is_open & disputed, _CODE].to_frame().groupby(_CODE).size(),
         H.oldest_open_age: gj[D.age].max(),
         H.max_days_past_due: gj[D.days_past_due].max(),
         H.earliest_open_due_date: gj[D.due_date].min(),
     })
-    terms = ((d[D.due_date] - d[D.invoice_date]) / _DAY).groupby(d[D.customer_id]).median().rename(H.typical_terms_days)
+    terms = ((d[D.due_date] - d[D.invoice_date]) / _DAY).groupby(d[_CODE]).median().rename(H.typical_terms_days)
 
     # --- cash received -------------------------------------------------------------------
     if payments is not None and len(payments):
         P = Payments
         _check_columns(payments, [P.customer_id, P.payment_date, P.amount], "payments")
-        cash = payments.loc[payments[P.payment_date] <= as_of]
-        if P.kind in cash.columns:
-            cash = cash.loc[(cash[P.kind] == KIND_PAYMENT).to_numpy()]
-        last_pay = cash.groupby(P.customer_id)[P.payment_date].max().rename(H.last_payment_date)
-        recent_cash = cash.loc[cash[P.payment_date] > start]
+        use = (payments[P.payment_date] <= as_of).to_numpy().copy()
+        if P.kind in payments.columns:
+            use = use & (payments[P.kind] == KIND_PAYMENT).fillna(False).to_numpy(dtype=bool)
+        # customers outside the judged set drop out here (as they would in the final join)
+        ccode = _codes_in(payments[P.customer_id], cust_ids)
+        use = use & (ccode >= 0)
+        cash = pd.DataFrame({_CODE: ccode[use], P.payment_date: payments[P.payment_date].to_numpy()[use],
+                             P.amount: payments[P.amount].to_numpy()[use]})
+        last_pay = cash.groupby(_CODE)[P.payment_date].max().rename(H.last_payment_date)
+        recent_cash = cash.loc[(cash[P.payment_date] > start).to_numpy()]
         month = recent_cash[P.payment_date].dt.year * 12 + recent_cash[P.payment_date].dt.month
-        monthly = recent_cash.groupby([recent_cash[P.customer_id], month.rename("_month")])[P.amount].sum()
+        monthly = recent_cash.groupby([recent_cash[_CODE], month.rename("_month")])[P.amount].sum()
         typical = monthly.groupby(level=0).median().rename(H.typical_monthly_payment)
     else:  # no payments table: the last settlement date stands in for the last payment
-        last_pay = paid.groupby(D.customer_id)["_paid_date"].max().rename(H.last_payment_date)
+        last_pay = paid.groupby(_CODE)["_paid_date"].max().rename(H.last_payment_date)
         typical = pd.Series(dtype=float, name=H.typical_monthly_payment)
-    last_pay.index.name = D.customer_id
-    typical.index.name = D.customer_id
 
     # --- names -----------------------------------------------------------------------------
-    inv = invoices.loc[invoices[Invoices.invoice_date] <= as_of] if invoices is not None else None
     name_cols = {}
-    if inv is not None and Invoices.customer_name in inv.columns:
-        name_cols[H.customer_name] = inv.groupby(Invoices.customer_id)[Invoices.customer_name].first()
-    if inv is not None and Invoices.currency in inv.columns:
-        name_cols[H.currency] = inv.groupby(Invoices.customer_id)[Invoices.currency].first()
+    if invoices is not None and (Invoices.customer_name in invoices.columns or Invoices.currency in invoices.columns):
+        icode = _codes_in(invoices[Invoices.customer_id], cust_ids)
+        iuse = (invoices[Invoices.invoice_date] <= as_of).to_numpy() & (icode >= 0)
+        for src, col in ((Invoices.customer_name, H.customer_name), (Invoices.currency, H.currency)):
+            if src in invoices.columns:
+                name_cols[col] = invoices[src].loc[iuse].groupby(icode[iuse]).first()
 
     # --- the customers judged --------------------------------------------------------------
-    active = d.loc[(d[D.invoice_date] > start).to_numpy() | ~paid_flag, D.customer_id]
-    ids = pd.Index(pd.unique(pd.concat([active, paid[D.customer_id]]).to_numpy()), name=D.customer_id).sort_values()
+    active = d.loc[(d[D.invoice_date] > start).to_numpy() | ~paid_flag, _CODE].to_numpy()
+    codes = np.unique(np.concatenate([active, paid[_CODE].to_numpy()]))
+    codes = codes[codes >= 0]
+    ids = pd.Index(cust_ids[codes], name=D.customer_id)
 
-    out = pd.DataFrame(index=ids)
+    out = pd.DataFrame(index=pd.Index(codes, name=_CODE))
     for col, ser in name_cols.items():
-        out[col] = ser.reindex(ids)
+        out[col] = ser.reindex(codes)
     for col in (H.customer_name, H.currency):
         if col not in out.columns:
-            out[col] = pd.Series(np.nan, index=ids, dtype=object)
+            out[col] = pd.Series(np.nan, index=out.index, dtype=object)
     out = out.join(hist_paid).join(hist_open).join(last_pay).join(typical).join(terms)
+    out.index = ids
     for col in (H.n_paid, H.n_on_time, H.n_late_by_terms, H.n_run_explained, H.n_open, H.n_disputed_open):
         out[col] = out[col].fillna(0).astype(np.int64)
     out[H.open_amount] = out[H.open_amount].fillna(0.0).astype(float)
