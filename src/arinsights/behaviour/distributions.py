@@ -127,10 +127,60 @@ def _obs_loglik(family, z, gamma_obs, event, y):
     return np.where(event, ev, _logsf_std(family, z))
 
 
-def _group_loglik(family, y, event, grp, n_groups, beta, gamma):
-    z = gamma[grp] * y - beta[grp]
-    ll = _obs_loglik(family, z, gamma[grp], event, y)
-    return np.bincount(grp, weights=ll, minlength=n_groups)
+def _derivs_split(family: str, z: np.ndarray, cens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_derivs` with the censored positions given as indices (``cens``).
+
+    Element by element the same numbers as :func:`_derivs`; the inverse Mills ratio of the
+    log-normal (the costly part) is computed for the censored observations only.
+    """
+    if family == "lognormal":
+        d1 = -z
+        d2 = np.full(len(z), -1.0)
+        if len(cens):
+            zc = z[cens]
+            hazard = np.exp(-0.5 * zc * zc - 0.5 * _LOG_2PI - special.log_ndtr(-zc))
+            d1[cens] = -hazard
+            d2[cens] = -hazard * (hazard - zc)
+        return d1, d2
+    with np.errstate(over="ignore"):
+        ez = np.exp(z)
+    d1 = 1.0 - ez
+    if len(cens):
+        d1[cens] = -ez[cens]
+    return d1, -ez
+
+
+def _obs_loglik_split(family, z, log_gamma_obs, y, cens):
+    """:func:`_obs_loglik` with the censored positions given as indices and ``log(gamma)``.
+
+    Same numbers element by element (``log_gamma_obs`` is ``log(gamma)`` per group, gathered
+    per observation); the survival term is computed for the censored observations only.
+    """
+    out = log_gamma_obs + _logpdf_std(family, z)
+    out -= y
+    if len(cens):
+        out[cens] = _logsf_std(family, z[cens])
+    return out
+
+
+class _Rows:
+    """The observations of a subset of groups, in their original order (compacted arrays)."""
+
+    __slots__ = ("y", "event", "grp", "cens")
+
+    def __init__(self, y, event, grp):
+        self.y, self.event, self.grp = y, event, grp
+        self.cens = np.flatnonzero(~event)
+
+    def subset(self, keep_groups: np.ndarray) -> "_Rows":
+        keep = keep_groups[self.grp]
+        return _Rows(self.y[keep], self.event[keep], self.grp[keep])
+
+    def loglik(self, family, beta, gamma):
+        z = gamma[self.grp] * self.y - beta[self.grp]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_g = np.log(gamma)
+        return _obs_loglik_split(family, z, log_g[self.grp], self.y, self.cens)
 
 
 # --------------------------------------------------------------------------------------
@@ -142,6 +192,11 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
 
     Returns beta, gamma, loglik per group, and a converged flag. Groups not ``active`` are
     left untouched. ``fix_gamma`` optimises beta only.
+
+    Speed: the observations of the groups still being optimised are kept in compacted
+    arrays (original order, so every per-group ``np.bincount`` sum adds the same numbers in
+    the same order as over the full arrays), re-compacted whenever groups drop out; a few
+    groups that need many iterations then cost only their own observations.
     """
     beta = beta.astype(float).copy()
     gamma = gamma.astype(float).copy()
@@ -149,14 +204,15 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
     converged = np.zeros(n_groups, dtype=bool)
     n_ev = np.bincount(grp, weights=event.astype(float), minlength=n_groups)
     ll = np.full(n_groups, np.nan)
-    ll[active] = _group_loglik(family, y, event, grp, n_groups, beta, gamma)[active]
+    rows = _Rows(y, event, grp).subset(active)
+    ll[active] = np.bincount(rows.grp, weights=rows.loglik(family, beta, gamma), minlength=n_groups)[active]
+    n_active = int(active.sum())
     for _ in range(max_iter):
-        if not active.any():
+        if not n_active:
             break
-        obs = active[grp]
-        yo, eo, go = y[obs], event[obs], grp[obs]
+        yo, go = rows.y, rows.grp
         z = gamma[go] * yo - beta[go]
-        d1, d2 = _derivs(family, z, eo)
+        d1, d2 = _derivs_split(family, z, rows.cens)
         g_b = -np.bincount(go, weights=d1, minlength=n_groups)
         h_bb = np.bincount(go, weights=d2, minlength=n_groups)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,20 +236,17 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
         # step halving: accept the first step length that does not lower the log-likelihood
         step = np.where(active & ~done, 1.0, 0.0)
         pending = step > 0
+        n_pending = int(pending.sum())
+        prow = rows.subset(pending) if n_pending < n_active else rows
+        prow0, n_pending0 = prow, n_pending
         for _ in range(60):
-            if not pending.any():
+            if not n_pending:
                 break
             b_try = np.where(pending, beta + step * s_b, beta)
             g_try = np.where(pending, gamma + step * s_g, gamma)
             ok_g = g_try > 0
-            obs_p = pending[grp]
             ll_try = np.full(n_groups, -np.inf)
-            part = np.bincount(
-                grp[obs_p],
-                weights=_obs_loglik(family, g_try[grp[obs_p]] * y[obs_p] - b_try[grp[obs_p]],
-                                    g_try[grp[obs_p]], event[obs_p], y[obs_p]),
-                minlength=n_groups,
-            )
+            part = np.bincount(prow.grp, weights=prow.loglik(family, b_try, g_try), minlength=n_groups)
             ll_try[pending] = part[pending]
             accept = pending & ok_g & np.isfinite(ll_try) & (ll_try >= ll - 1e-12 * (1 + np.abs(ll)))
             beta = np.where(accept, b_try, beta)
@@ -201,9 +254,18 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
             ll = np.where(accept, ll_try, ll)
             pending &= ~accept
             step = np.where(pending, step / 2, step)
+            left = int(pending.sum())
+            if left and left < n_pending:
+                prow = prow.subset(pending)
+            n_pending = left
         # groups whose step could not be taken are as good as we can get
         converged |= pending
         active &= ~done & ~pending & (gamma < gamma_max)
+        left = int(active.sum())
+        if left and left < n_active:
+            # usually the groups that took a step: their rows are compacted already
+            rows = prow0 if left == n_pending0 else rows.subset(active)
+        n_active = left
     return beta, gamma, ll, converged
 
 

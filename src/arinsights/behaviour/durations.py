@@ -122,65 +122,104 @@ def compute_durations(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_
     Invoice B was paid on 1 March, after the cut-off, so on 15 February it is open at age 36.
     """
     as_of = _as_timestamp(as_of)
-    _require(invoices, _INVOICE_COLUMNS, "invoices")
+    return _DurationsAt(invoices, payments).at(as_of)
 
-    invoice_date = pd.to_datetime(invoices[Invoices.invoice_date])
-    if invoice_date.isna().any():
-        row = int(np.flatnonzero(invoice_date.isna().to_numpy())[0])
-        raise InputError(
-            "an invoice has no invoice date",
-            row=row + 1,
-            column=Invoices.invoice_date,
-            hint="Every invoice needs an invoice date; fix or drop that row during cleaning.",
+
+class _DurationsAt:
+    """:func:`compute_durations` split in two: the date parsing and id matching done once
+    (``__init__``), then the table as of any date (:meth:`at`), for callers that need it as
+    of several dates (the outlook calibration's past cut-offs).
+
+    Allocations are matched to invoices through integer codes of one factorisation of both
+    id columns instead of string-keyed group-bys and maps; the sums per invoice are the same
+    pandas group-by sums over the same allocations in the same order, so every number is
+    the one :func:`compute_durations` always produced.
+    """
+
+    def kept(self, as_of: pd.Timestamp) -> np.ndarray:
+        """Boolean mask of the invoices (rows of the table) issued on or before ``as_of``."""
+        return (self.invoice_date <= as_of).to_numpy()
+
+    def __init__(self, invoices: pd.DataFrame, payments: pd.DataFrame | None):
+        _require(invoices, _INVOICE_COLUMNS, "invoices")
+        invoice_date = pd.to_datetime(invoices[Invoices.invoice_date])
+        if invoice_date.isna().any():
+            row = int(np.flatnonzero(invoice_date.isna().to_numpy())[0])
+            raise InputError(
+                "an invoice has no invoice date",
+                row=row + 1,
+                column=Invoices.invoice_date,
+                hint="Every invoice needs an invoice date; fix or drop that row during cleaning.",
+            )
+        self.invoices = invoices
+        self.invoice_date = invoice_date
+        self.due_date = pd.to_datetime(invoices[Invoices.due_date])
+        self.paid_date = pd.to_datetime(invoices[Invoices.paid_date])
+        self.amount = invoices[Invoices.amount].astype("float64")
+        self.pay = None
+        if payments is not None and len(payments):
+            _require(payments, _PAYMENT_COLUMNS, "payments")
+            pay_inv = payments[Payments.invoice_id]
+            has_inv = pay_inv.notna().to_numpy()
+            pay_ids = pay_inv[has_inv]
+            inv_ids = invoices[Invoices.invoice_id]
+            # one code per distinct id over both columns: an allocation and an invoice share
+            # a code exactly when Series.map would match them
+            codes, _ = pd.factorize(pd.concat([inv_ids.reset_index(drop=True), pay_ids.reset_index(drop=True)],
+                                              ignore_index=True))
+            self.inv_codes = codes[: len(inv_ids)]
+            self.pay = (pd.to_datetime(payments[Payments.payment_date])[has_inv],
+                        codes[len(inv_ids):],
+                        payments[Payments.amount].astype("float64").to_numpy()[has_inv])
+
+    def at(self, as_of: pd.Timestamp, keep: np.ndarray | None = None) -> pd.DataFrame:
+        """The durations table as of ``as_of`` (a parsed :class:`pandas.Timestamp`).
+
+        ``keep`` (optional) is :meth:`kept` of the same date, when the caller has it.
+        """
+        if keep is None:
+            keep = self.kept(as_of)
+        inv = self.invoices.loc[keep]
+        invoice_date = self.invoice_date.loc[keep]
+        due_date = self.due_date.loc[keep]
+        paid_date = self.paid_date.loc[keep]
+        amount = self.amount.loc[keep]
+
+        paid = (paid_date <= as_of).fillna(False).astype(bool)
+        paid_np = paid.to_numpy()
+
+        # observed (paid) or censored (open) duration; a paid date before the invoice date is a
+        # data error upstream: count it as paid the same day rather than a negative duration.
+        end = paid_date.where(paid, as_of)
+        days_to_pay = _days(end, invoice_date).clip(lower=0.0)
+        days_late = _days(paid_date, due_date).where(paid)
+        age = _days(pd.Series(as_of, index=inv.index), invoice_date).where(~paid)
+        days_past_due = (-_days(due_date, as_of)).where(~paid)
+
+        if self.pay is not None:
+            pay_date, pay_code, pay_amount = self.pay
+            usable = (pay_date <= as_of).to_numpy()
+            allocated = pd.Series(pay_amount[usable]).groupby(pay_code[usable]).sum()
+            applied = pd.Series(self.inv_codes[keep], index=inv.index).map(allocated).fillna(0.0).astype("float64")
+        else:
+            applied = pd.Series(0.0, index=inv.index)
+        open_amount = (amount - applied).clip(lower=0.0)
+        open_amount = open_amount.where(open_amount <= amount, amount)
+        open_amount = open_amount.where(~paid, 0.0)
+
+        out = pd.DataFrame(
+            {
+                Durations.invoice_id: inv[Invoices.invoice_id].reset_index(drop=True),
+                Durations.customer_id: inv[Invoices.customer_id].reset_index(drop=True),
+                Durations.invoice_date: invoice_date.to_numpy(),
+                Durations.due_date: due_date.to_numpy(),
+                Durations.amount: amount.to_numpy(),
+                Durations.open_amount: open_amount.to_numpy(dtype="float64"),
+                Durations.paid: paid_np,
+                Durations.days_to_pay: days_to_pay.to_numpy(dtype="float64"),
+                Durations.days_late: days_late.to_numpy(dtype="float64"),
+                Durations.age: age.to_numpy(dtype="float64"),
+                Durations.days_past_due: days_past_due.to_numpy(dtype="float64"),
+            }
         )
-    keep = (invoice_date <= as_of).to_numpy()
-    inv = invoices.loc[keep]
-    invoice_date = invoice_date.loc[keep]
-    due_date = pd.to_datetime(inv[Invoices.due_date])
-    paid_date = pd.to_datetime(inv[Invoices.paid_date])
-    amount = inv[Invoices.amount].astype("float64")
-
-    paid = (paid_date <= as_of).fillna(False).astype(bool)
-    paid_np = paid.to_numpy()
-
-    # observed (paid) or censored (open) duration; a paid date before the invoice date is a
-    # data error upstream: count it as paid the same day rather than a negative duration.
-    end = paid_date.where(paid, as_of)
-    days_to_pay = _days(end, invoice_date).clip(lower=0.0)
-    days_late = _days(paid_date, due_date).where(paid)
-    age = _days(pd.Series(as_of, index=inv.index), invoice_date).where(~paid)
-    days_past_due = (-_days(due_date, as_of)).where(~paid)
-
-    if payments is not None and len(payments):
-        _require(payments, _PAYMENT_COLUMNS, "payments")
-        pay_date = pd.to_datetime(payments[Payments.payment_date])
-        usable = (pay_date <= as_of) & payments[Payments.invoice_id].notna()
-        allocated = (
-            payments.loc[usable.to_numpy(), Payments.amount]
-            .astype("float64")
-            .groupby(payments.loc[usable.to_numpy(), Payments.invoice_id])
-            .sum()
-        )
-        applied = inv[Invoices.invoice_id].map(allocated).fillna(0.0).astype("float64")
-    else:
-        applied = pd.Series(0.0, index=inv.index)
-    open_amount = (amount - applied).clip(lower=0.0)
-    open_amount = open_amount.where(open_amount <= amount, amount)
-    open_amount = open_amount.where(~paid, 0.0)
-
-    out = pd.DataFrame(
-        {
-            Durations.invoice_id: inv[Invoices.invoice_id].reset_index(drop=True),
-            Durations.customer_id: inv[Invoices.customer_id].reset_index(drop=True),
-            Durations.invoice_date: invoice_date.to_numpy(),
-            Durations.due_date: due_date.to_numpy(),
-            Durations.amount: amount.to_numpy(),
-            Durations.open_amount: open_amount.to_numpy(dtype="float64"),
-            Durations.paid: paid_np,
-            Durations.days_to_pay: days_to_pay.to_numpy(dtype="float64"),
-            Durations.days_late: days_late.to_numpy(dtype="float64"),
-            Durations.age: age.to_numpy(dtype="float64"),
-            Durations.days_past_due: days_past_due.to_numpy(dtype="float64"),
-        }
-    )
-    return out[DURATION_COLUMNS]
+        return out[DURATION_COLUMNS]

@@ -9,11 +9,12 @@ invoice do not depend on ``as_of`` (only its label does).
 How (vectorised; no loop over invoices or customers)
 ----------------------------------------------------
 Each history is an *event stream* (invoices paid, invoices issued and closed, pay days)
-sorted by time and accumulated per customer with ``groupby().cumsum()``; the running totals
-are attached to invoices with ``pandas.merge_asof(by=customer_id,
-allow_exact_matches=False)``, i.e. the last state strictly before the issue date. Medians
-(days late, invoice amount) are exact expanding medians (``groupby().expanding().median()``,
-one Cython pass).
+sorted by customer and time and accumulated per customer with ``groupby().cumsum()``; the
+running totals are attached to invoices as ``pandas.merge_asof(by=customer_id,
+allow_exact_matches=False)`` would, i.e. the last state strictly before the issue date, done
+with ``np.searchsorted`` on integer (customer code, day) keys. Medians (days late, invoice
+amount) are exact expanding medians per customer (pandas' rolling median over windows that
+restart at each customer, one Cython pass).
 
 Definitions
 -----------
@@ -39,10 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
 
 from ..errors import InputError
-from ..schema import Invoices, InvoiceFeatures as F, Payments
-from .paycycle import _MEAN_MONTH, pay_days
+from ..schema import KIND_CREDIT, Invoices, InvoiceFeatures as F, Payments
+from .paycycle import _MEAN_MONTH
 
 #: feature columns the lateness model uses (labels and identifiers excluded).
 FEATURE_COLUMNS = (
@@ -55,7 +57,6 @@ FEATURE_COLUMNS = (
     F.dtp_loc_shrunk, F.dtp_scale_shrunk,
 )
 
-_T = "_t"  # internal event-time column
 _NS = "datetime64[ns]"
 
 
@@ -84,6 +85,18 @@ def _check_columns(df: pd.DataFrame, cols, table: str) -> None:
                          hint=f"Pass the {table} table produced by the cleaning step.")
 
 
+def _str_values(col: pd.Series, keep: np.ndarray):
+    """``col.astype(str)`` at the ``keep`` rows, as the values a DataFrame column is built from.
+
+    The same column as ``pd.DataFrame({...: col.astype(str).to_numpy()[keep]})`` builds, without
+    the round trip through Python string objects when the strings are Arrow-backed.
+    """
+    as_str = col.astype(str)
+    if isinstance(as_str.dtype, pd.StringDtype):
+        return as_str[keep].reset_index(drop=True)
+    return as_str.to_numpy()[keep]
+
+
 def _visible_invoices(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Invoices issued on/before as_of with dates normalised and paid dates after as_of hidden."""
     _check_columns(invoices, [Invoices.invoice_id, Invoices.customer_id, Invoices.invoice_date,
@@ -91,8 +104,8 @@ def _visible_invoices(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFra
     inv_date = _dates(invoices[Invoices.invoice_date])
     keep = (inv_date <= as_of).to_numpy()
     out = pd.DataFrame({
-        F.invoice_id: invoices[Invoices.invoice_id].astype(str).to_numpy()[keep],
-        F.customer_id: invoices[Invoices.customer_id].astype(str).to_numpy()[keep],
+        F.invoice_id: _str_values(invoices[Invoices.invoice_id], keep),
+        F.customer_id: _str_values(invoices[Invoices.customer_id], keep),
         F.invoice_date: inv_date.to_numpy()[keep],
         F.due_date: _dates(invoices[Invoices.due_date]).to_numpy()[keep],
         F.amount: invoices[Invoices.amount].to_numpy(dtype=float)[keep],
@@ -109,6 +122,56 @@ def _visible_invoices(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFra
     else:
         out[F.disputed] = 0.0
     return out
+
+
+def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
+    """``inv.sort_values([invoice_date, invoice_id], kind="mergesort", ignore_index=True)``.
+
+    Arrow's multi-key sort (stable; strings compared by code point, as pandas does) is used
+    when the ids are strings: several times faster than pandas' sort on 1M string ids.
+    """
+    order = None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pa = None
+    if pa is not None:
+        try:
+            ids = pa.array(inv[F.invoice_id], from_pandas=True)
+            if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+                table = pa.table({"d": inv[F.invoice_date].to_numpy().view(np.int64), "i": ids})
+                order = pc.sort_indices(table, sort_keys=[("d", "ascending"), ("i", "ascending")]).to_numpy()
+        except (TypeError, ValueError, pa.ArrowException):
+            order = None
+    if order is None:
+        return inv.sort_values([F.invoice_date, F.invoice_id], kind="mergesort", ignore_index=True)
+    return inv.take(order).reset_index(drop=True)
+
+
+def _pay_day_codes(payments: pd.DataFrame, as_of: pd.Timestamp, cats) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pay days of :func:`~arinsights.behaviour.paycycle.pay_days` as (customer code, day).
+
+    Customer codes index ``cats`` (customers without invoices are dropped); sorted by code
+    and day. The same distinct (customer, date) pairs as ``pay_days``, without sorting the
+    customer strings.
+    """
+    for col in (Payments.customer_id, Payments.payment_date):
+        if col not in payments.columns:
+            raise InputError(f"the payments table has no {col!r} column", column=col,
+                             hint="Pass the payments table produced by the cleaning step.")
+    dates = pd.to_datetime(payments[Payments.payment_date]).dt.normalize()
+    keep = dates.notna() & (dates <= as_of)
+    if Payments.kind in payments.columns:
+        keep &= (payments[Payments.kind] != KIND_CREDIT).to_numpy()
+    keep = keep.to_numpy(dtype=bool)
+    code = pd.Index(cats).get_indexer(payments[Payments.customer_id].astype(str)[keep])
+    day = _day_numbers(dates[keep].astype(_NS))
+    ok = code >= 0
+    key = np.sort(_key(code[ok], day[ok]))
+    if len(key):
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+    return key >> _DAY_BITS, (key & ((1 << _DAY_BITS) - 1)) - (1 << (_DAY_BITS - 1))
 
 
 def lateness_labels(invoices: pd.DataFrame, as_of, *, grace_days: int = 5) -> pd.DataFrame:
@@ -147,11 +210,93 @@ def _labels(inv: pd.DataFrame, as_of: pd.Timestamp, grace_days: int) -> pd.DataF
                          F.outcome_known_date: known.to_numpy()})
 
 
-def _asof(left: pd.DataFrame, right: pd.DataFrame, cols, by: bool = True) -> pd.DataFrame:
-    """Attach the last state of `right` strictly before each left row's time (left sorted)."""
-    right = right.sort_values(_T, kind="mergesort")[([F.customer_id] if by else []) + [_T] + list(cols)]
-    kw = {"by": F.customer_id} if by else {}
-    return pd.merge_asof(left, right, on=_T, allow_exact_matches=False, direction="backward", **kw)
+def _day_numbers(values) -> np.ndarray:
+    """Whole days since the epoch of midnight-normalised datetime64[ns] values (NaT -> min int)."""
+    v = np.asarray(values, dtype=_NS).view(np.int64)
+    day = v // 86_400_000_000_000
+    return np.where(v == np.iinfo(np.int64).min, np.iinfo(np.int64).min, day)
+
+
+class _AsOf:
+    """``merge_asof(by=customer, allow_exact_matches=False, direction="backward")`` on arrays.
+
+    Queries are (customer code, day); an event stream sorted by (customer code, day) answers
+    with the row of its last event strictly before the query day (the last of several events
+    on that day, as ``merge_asof`` picks), or -1 when the customer has none.
+    """
+
+    def __init__(self, q_code: np.ndarray, q_day: np.ndarray):
+        self.q_code = q_code
+        q_key = _key(q_code, q_day)
+        # searching the queries in sorted order is much faster (numpy narrows each search
+        # from the previous one); the answers are put back in query order
+        self.q_order = np.argsort(q_key, kind="stable")
+        self.q_sorted = q_key[self.q_order]
+
+    def rows(self, ev_code: np.ndarray, ev_day: np.ndarray) -> np.ndarray:
+        """Row (in the sorted stream) of the last event before each query; -1 if none."""
+        pos = np.empty(len(self.q_order), dtype=np.int64)
+        pos[self.q_order] = np.searchsorted(_key(ev_code, ev_day), self.q_sorted, side="left") - 1
+        ok = pos >= 0
+        ok[ok] = ev_code[pos[ok]] == self.q_code[ok]
+        return np.where(ok, pos, -1)
+
+
+#: (customer code, day) -> one sortable int64: days are within +-2**21 of the epoch for any
+#: datetime64[ns] value, customer codes far below 2**40
+_DAY_BITS = 22
+
+
+def _key(code: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return np.asarray(code, dtype=np.int64) * (1 << _DAY_BITS) + (day + (1 << (_DAY_BITS - 1)))
+
+
+def _by_code_and_day(code: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Stable order by (code, day): the permutation of ``np.lexsort((day, code))``."""
+    return np.argsort(_key(code, day), kind="stable")
+
+
+class _GroupStart(BaseIndexer):
+    """Expanding windows within groups of consecutive rows: row i sees its group's rows up to i.
+
+    ``Series.rolling(_GroupStart(codes)).median()`` on rows sorted by group runs pandas'
+    rolling median (the one ``groupby().expanding().median()`` runs per group) over all
+    groups in one call; the window restarts at each group's first row, so every median is
+    computed from the same values.
+    """
+
+    def __init__(self, codes: np.ndarray):
+        n = len(codes)
+        first = np.ones(n, dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
+        idx = np.arange(n, dtype=np.int64)
+        super().__init__(window_size=0)
+        self._start = np.maximum.accumulate(np.where(first, idx, 0)) if n else idx
+        self._end = idx + 1
+
+    def get_window_bounds(self, num_values=0, min_periods=None, center=None, closed=None, step=None):
+        return self._start, self._end
+
+
+def _expanding_median(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``groupby(codes).expanding().median()`` of rows sorted by code, in row order."""
+    if len(values) == 0:
+        return np.zeros(0)
+    return pd.Series(values, dtype=float).rolling(_GroupStart(codes), min_periods=1).median().to_numpy()
+
+
+def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """values[rows] with NaN (float) or NaT (datetime) where rows is -1."""
+    values = np.asarray(values)
+    fill = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
+    if len(values) == 0:
+        return np.full(len(rows), fill, dtype=values.dtype if values.dtype.kind == "M" else float)
+    missing = rows < 0
+    out = values.take(rows)  # -1 takes the last value; replaced below
+    if values.dtype.kind != "M":
+        out = out.astype(float, copy=False)
+    out[missing] = fill
+    return out
 
 
 def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of, *, grace_days: int = 5,
@@ -194,111 +339,129 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     as_of = _ts(as_of)
     if trend_k < 1:
         raise InputError(f"trend_k must be at least 1, got {trend_k!r}")
-    inv = _visible_invoices(invoices, as_of)
-    inv = inv.sort_values([F.invoice_date, F.invoice_id], kind="mergesort", ignore_index=True)
+    inv = _sort_by_date_and_id(_visible_invoices(invoices, as_of))
     cid = F.customer_id
-    # integer customer codes inside (faster sorts, groupbys and as-of joins than strings)
-    customers = inv[cid].to_numpy()
+    # integer customer codes and whole-day numbers inside: the event streams are sorted by
+    # (customer, day) with np.lexsort (stable, as the former mergesort of the columns) and
+    # joined as of each issue date with np.searchsorted (see _AsOf); the running sums and
+    # medians are the same pandas group-by computations over the same rows in the same order
+    customers = inv[cid]
     codes, cats = pd.factorize(inv[cid])
-    inv[cid] = codes
-    left = pd.DataFrame({F.invoice_id: inv[F.invoice_id], cid: inv[cid], _T: inv[F.invoice_date]})
+    codes = codes.astype(np.int64)
+    inv_date = inv[F.invoice_date]
+    t_day = _day_numbers(inv_date)
+    asof = _AsOf(codes, t_day)
+    out: dict[str, np.ndarray] = {}
 
     # ---- paid-invoice stream: counts, lateness, days late, log days-to-pay
-    paid = inv[inv["_paid"].notna()]
-    ev = pd.DataFrame({cid: paid[cid].to_numpy(), _T: paid["_paid"].to_numpy()})
+    pm = inv["_paid"].notna().to_numpy()
+    paid = inv[pm]
+    p_code = codes[pm]
+    p_day = _day_numbers(paid["_paid"])
+    o = _by_code_and_day(p_code, p_day)
+    ev = pd.DataFrame({cid: p_code[o]})
     ev["_n"] = 1.0
-    ev["_dl"] = _days(paid["_paid"] - paid[F.due_date])
+    ev["_dl"] = _days(paid["_paid"] - paid[F.due_date])[o]
     ev["_late"] = (ev["_dl"] > grace_days).astype(float)
-    ev["_ldtp"] = np.log1p(np.maximum(_days(paid["_paid"] - paid[F.invoice_date]), 0.0))
+    ev["_ldtp"] = np.log1p(np.maximum(_days(paid["_paid"] - paid[F.invoice_date]), 0.0))[o]
     ev["_ldtp2"] = ev["_ldtp"] ** 2
-    ev = ev.sort_values([cid, _T], kind="mergesort", ignore_index=True)
+    ev_code, ev_day = p_code[o], p_day[o]
     g = ev.groupby(cid, sort=False)
     cum = g[["_n", "_late", "_dl", "_ldtp", "_ldtp2"]].cumsum()
     ev[["c_n", "c_late", "c_dl", "c_ldtp", "c_ldtp2"]] = cum.to_numpy()
     prev_k = ev.groupby(cid, sort=False)["c_dl"].shift(trend_k).fillna(0.0)
     ev["c_last_k"] = (ev["c_dl"] - prev_k) / np.minimum(ev["c_n"], trend_k)
-    ev["c_med_dl"] = g["_dl"].expanding().median().reset_index(level=0, drop=True).sort_index().to_numpy()
+    ev["c_med_dl"] = _expanding_median(ev["_dl"].to_numpy(), ev_code)
+    rows = asof.rows(ev_code, ev_day)
+    for c in ("c_n", "c_late", "c_dl", "c_last_k", "c_med_dl", "c_ldtp", "c_ldtp2"):
+        out[c] = _take(ev[c].to_numpy(), rows)
     # portfolio log days-to-pay as of each paid date (no customer grouping)
-    pf = ev[[_T, "_n", "_ldtp", "_ldtp2"]].sort_values(_T, kind="mergesort")
-    pf = pd.DataFrame({_T: pf[_T].to_numpy(), "p_n": pf["_n"].cumsum().to_numpy(),
-                       "p_s": pf["_ldtp"].cumsum().to_numpy(), "p_s2": pf["_ldtp2"].cumsum().to_numpy()})
-
-    out = _asof(left, ev, ["c_n", "c_late", "c_dl", "c_last_k", "c_med_dl", "c_ldtp", "c_ldtp2"])
-    out = pd.merge_asof(out, pf, on=_T, allow_exact_matches=False, direction="backward")
+    po = np.argsort(ev_day, kind="stable")
+    pf_day = ev_day[po]
+    pf = ev[["_n", "_ldtp", "_ldtp2"]].iloc[po]
+    pf_rows = np.searchsorted(pf_day, t_day, side="left") - 1
+    out["p_n"] = _take(pf["_n"].cumsum().to_numpy(), pf_rows)
+    out["p_s"] = _take(pf["_ldtp"].cumsum().to_numpy(), pf_rows)
+    out["p_s2"] = _take(pf["_ldtp2"].cumsum().to_numpy(), pf_rows)
 
     # ---- open invoices at issue: +1/+amount at issue, -1/-amount when fully paid
     close_t = paid["_paid"].where(paid["_paid"] > paid[F.invoice_date], paid[F.invoice_date])
+    oe_code = np.concatenate([codes, p_code])
+    oe_day = np.concatenate([t_day, _day_numbers(close_t)])
+    o = _by_code_and_day(oe_code, oe_day)
     oe = pd.DataFrame({
-        cid: np.concatenate([inv[cid].to_numpy(), paid[cid].to_numpy()]),
-        _T: np.concatenate([inv[F.invoice_date].to_numpy(), close_t.to_numpy()]),
-        "_dn": np.concatenate([np.ones(len(inv)), -np.ones(len(paid))]),
-        "_da": np.concatenate([inv[F.amount].to_numpy(), -paid[F.amount].to_numpy()]),
-    }).sort_values([cid, _T], kind="mergesort", ignore_index=True)
-    oe[["o_n", "o_amt", "i_n"]] = oe.assign(_one=(oe["_dn"] > 0).astype(float)).groupby(
-        cid, sort=False)[["_dn", "_da", "_one"]].cumsum().to_numpy()
-    out = _asof(out, oe, ["o_n", "o_amt", "i_n"])
+        cid: oe_code[o],
+        "_dn": np.concatenate([np.ones(len(inv)), -np.ones(len(paid))])[o],
+        "_da": np.concatenate([inv[F.amount].to_numpy(), -paid[F.amount].to_numpy()])[o],
+    })
+    oe["_one"] = (oe["_dn"] > 0).astype(float)
+    cum = oe.groupby(cid, sort=False)[["_dn", "_da", "_one"]].cumsum().to_numpy()
+    rows = asof.rows(oe_code[o], oe_day[o])
+    for j, c in enumerate(("o_n", "o_amt", "i_n")):
+        out[c] = _take(cum[:, j], rows)
 
     # ---- open and already past due + grace at issue: enters at due + grace + 1 day if still
     # unpaid then (known on that day), leaves when paid
     due_g1 = inv[F.due_date] + pd.Timedelta(days=grace_days + 1)
     overdue = (inv["_paid"].isna() | (inv["_paid"] >= due_g1)).to_numpy()
-    ov_paid = overdue & inv["_paid"].notna().to_numpy()
+    ov_paid = overdue & pm
+    pe_code = np.concatenate([codes[overdue], codes[ov_paid]])
+    pe_day = np.concatenate([_day_numbers(due_g1)[overdue], _day_numbers(inv["_paid"])[ov_paid]])
+    o = _by_code_and_day(pe_code, pe_day)
     pe_ = pd.DataFrame({
-        cid: np.concatenate([inv[cid].to_numpy()[overdue], inv[cid].to_numpy()[ov_paid]]),
-        _T: np.concatenate([due_g1.to_numpy()[overdue], inv["_paid"].to_numpy()[ov_paid]]),
-        "_dn": np.concatenate([np.ones(overdue.sum()), -np.ones(ov_paid.sum())]),
-        "_da": np.concatenate([inv[F.amount].to_numpy()[overdue], -inv[F.amount].to_numpy()[ov_paid]]),
-    }).sort_values([cid, _T], kind="mergesort", ignore_index=True)
-    pe_[["od_n", "od_amt"]] = pe_.groupby(cid, sort=False)[["_dn", "_da"]].cumsum().to_numpy()
-    out = _asof(out, pe_, ["od_n", "od_amt"])
+        cid: pe_code[o],
+        "_dn": np.concatenate([np.ones(overdue.sum()), -np.ones(ov_paid.sum())])[o],
+        "_da": np.concatenate([inv[F.amount].to_numpy()[overdue], -inv[F.amount].to_numpy()[ov_paid]])[o],
+    })
+    cum = pe_.groupby(cid, sort=False)[["_dn", "_da"]].cumsum().to_numpy()
+    rows = asof.rows(pe_code[o], pe_day[o])
+    out["od_n"], out["od_amt"] = _take(cum[:, 0], rows), _take(cum[:, 1], rows)
 
     # ---- prior invoice amounts: exact expanding median per customer
-    am = inv[[cid, F.invoice_date, F.amount]].rename(columns={F.invoice_date: _T})
-    am = am.sort_values([cid, _T], kind="mergesort", ignore_index=True)
-    am["a_med"] = am.groupby(cid, sort=False)[F.amount].expanding().median().reset_index(
-        level=0, drop=True).sort_index().to_numpy()
-    out = _asof(out, am, ["a_med"])
+    o = _by_code_and_day(codes, t_day)
+    a_med = _expanding_median(inv[F.amount].to_numpy(dtype=float)[o], codes[o])
+    out["a_med"] = _take(a_med, asof.rows(codes[o], t_day[o]))
 
     # ---- pay days: last payment, modal weekday, circular mean day of month
     pay_cols = ["last_pay", "pd_n", "pd_c", "pd_s"] + [f"wd{i}" for i in range(7)]
-    if payments is not None and len(payments):
-        pdays = pay_days(payments, as_of)
-        pe = pd.DataFrame({cid: pd.Index(cats).get_indexer(pdays[Payments.customer_id].astype(str)),
-                           _T: pdays[Payments.payment_date].astype(_NS).to_numpy()})
-        pe = pe[pe[cid] >= 0].reset_index(drop=True)  # customers without invoices
-        di = pd.DatetimeIndex(pe[_T])
+    pdays = _pay_day_codes(payments, as_of, cats) if payments is not None and len(payments) else None
+    if pdays is not None:
+        pe_code, pe_day = pdays
+        di = pd.DatetimeIndex((pe_day * 86_400_000_000_000).view(_NS))
         theta = 2 * np.pi * (di.day.to_numpy() - 1) / di.days_in_month.to_numpy()
         wd = di.day_of_week.to_numpy()
-        parts = pd.DataFrame({"pd_n": 1.0, "pd_c": np.cos(theta), "pd_s": np.sin(theta)}, index=pe.index)
+        parts = pd.DataFrame({"pd_n": 1.0, "pd_c": np.cos(theta), "pd_s": np.sin(theta)})
         for i in range(7):
             parts[f"wd{i}"] = (wd == i).astype(float)
-        pe = pe.join(parts.groupby(pe[cid], sort=False).cumsum())
-        pe["last_pay"] = pe[_T]
-        out = _asof(out, pe, pay_cols)
+        cum = parts.groupby(pe_code, sort=False).cumsum()
+        rows = asof.rows(pe_code, pe_day)
+        for c in pay_cols[1:]:
+            out[c] = _take(cum[c].to_numpy(), rows)
+        out["last_pay"] = _take(di.to_numpy(), rows)
     else:
         for c in pay_cols:
-            out[c] = np.nan
-        out["last_pay"] = pd.Series(pd.NaT, index=out.index, dtype=_NS)
+            out[c] = np.full(len(inv), np.nan)
+        out["last_pay"] = np.full(len(inv), np.datetime64("NaT"), dtype=_NS)
 
     # ---- assemble (out is aligned with inv: same sort order)
     t = inv[F.invoice_date]
-    n = out["c_n"].fillna(0.0).to_numpy()
+    n = np.nan_to_num(out["c_n"], nan=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_dl = out["c_dl"].to_numpy() / n
+        mean_dl = out["c_dl"] / n
         res = pd.DataFrame({
             F.invoice_id: inv[F.invoice_id], cid: customers, F.invoice_date: t, F.due_date: inv[F.due_date],
-            F.prior_invoice_count: out["i_n"].fillna(0.0).to_numpy(),
+            F.prior_invoice_count: np.nan_to_num(out["i_n"], nan=0.0),
             F.prior_paid_count: n,
-            F.prior_late_share: out["c_late"].to_numpy() / n,
+            F.prior_late_share: out["c_late"] / n,
             F.prior_mean_days_late: mean_dl,
-            F.prior_median_days_late: out["c_med_dl"].to_numpy(),
-            F.recent_trend_days_late: out["c_last_k"].to_numpy() - mean_dl,
-            F.open_count_at_issue: out["o_n"].fillna(0.0).to_numpy(),
-            F.open_balance_at_issue: np.maximum(out["o_amt"].fillna(0.0).to_numpy(), 0.0),
-            F.overdue_count_at_issue: out["od_n"].fillna(0.0).to_numpy(),
-            F.overdue_balance_at_issue: np.maximum(out["od_amt"].fillna(0.0).to_numpy(), 0.0),
-            F.days_since_last_payment: _days(t - pd.to_datetime(out["last_pay"]).to_numpy()),
-            F.amount_to_prior_median: inv[F.amount].to_numpy() / out["a_med"].to_numpy(),
+            F.prior_median_days_late: out["c_med_dl"],
+            F.recent_trend_days_late: out["c_last_k"] - mean_dl,
+            F.open_count_at_issue: np.nan_to_num(out["o_n"], nan=0.0),
+            F.open_balance_at_issue: np.maximum(np.nan_to_num(out["o_amt"], nan=0.0), 0.0),
+            F.overdue_count_at_issue: np.nan_to_num(out["od_n"], nan=0.0),
+            F.overdue_balance_at_issue: np.maximum(np.nan_to_num(out["od_amt"], nan=0.0), 0.0),
+            F.days_since_last_payment: _days(t - out["last_pay"]),
+            F.amount_to_prior_median: inv[F.amount].to_numpy() / out["a_med"],
             F.amount: inv[F.amount].to_numpy(),
             F.terms_days: _days(inv[F.due_date] - t),
             F.disputed: inv[F.disputed].to_numpy(),
@@ -311,15 +474,15 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     res[F.issue_day] = issue_day.astype(float)
     res[F.issue_days_to_month_end] = (dim - issue_day).astype(float)
 
-    wd_counts = out[[f"wd{i}" for i in range(7)]].to_numpy(dtype=float)
-    pd_n = out["pd_n"].to_numpy(dtype=float)
+    wd_counts = np.column_stack([out[f"wd{i}"] for i in range(7)]).astype(float)
+    pd_n = out["pd_n"].astype(float)
     has_pay = pd_n > 0
     modal = np.where(has_pay, np.argmax(np.nan_to_num(wd_counts), axis=1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         res[F.modal_pay_weekday] = modal
         res[F.modal_pay_weekday_share] = np.where(has_pay, np.nanmax(np.nan_to_num(wd_counts), axis=1) / pd_n, np.nan)
         res[F.days_to_modal_pay_weekday] = np.mod(modal - issue_wd, 7)
-        c, s = out["pd_c"].to_numpy(dtype=float), out["pd_s"].to_numpy(dtype=float)
+        c, s = out["pd_c"].astype(float), out["pd_s"].astype(float)
         angle = np.mod(np.arctan2(s, c), 2 * np.pi)
         mean_day = np.rint(angle * _MEAN_MONTH / (2 * np.pi)) + 1
         mean_day = np.where(mean_day > 31, 1, mean_day)
@@ -329,11 +492,11 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
         res[F.days_to_mean_pay_day] = np.mod(target - issue_day, dim)
 
         # shrunk log days-to-pay location/scale
-        m_c = out["c_ldtp"].to_numpy() / n
-        v_c = np.maximum(out["c_ldtp2"].to_numpy() - n * m_c ** 2, 0.0) / (n - 1)
-        p_n = out["p_n"].fillna(0.0).to_numpy()
-        m_p = out["p_s"].to_numpy() / p_n
-        v_p = np.maximum(out["p_s2"].to_numpy() - p_n * m_p ** 2, 0.0) / (p_n - 1)
+        m_c = out["c_ldtp"] / n
+        v_c = np.maximum(out["c_ldtp2"] - n * m_c ** 2, 0.0) / (n - 1)
+        p_n = np.nan_to_num(out["p_n"], nan=0.0)
+        m_p = out["p_s"] / p_n
+        v_p = np.maximum(out["p_s2"] - p_n * m_p ** 2, 0.0) / (p_n - 1)
         w_loc = n / (n + shrink_k)
         loc = np.where(n > 0, w_loc * m_c + (1 - w_loc) * m_p, m_p)
         w_var = np.where(n >= 2, (n - 1) / (n - 1 + shrink_k), 0.0)

@@ -51,7 +51,7 @@ from sklearn.preprocessing import StandardScaler
 from ..errors import InputError, ParameterError
 from ..schema import CustomerWindows, Durations, Invoices, OpenInvoiceOutlook, Payments
 from .distributions import DaysToPayModel
-from .durations import _as_timestamp, compute_durations
+from .durations import _as_timestamp, _DurationsAt, compute_durations
 
 _DAY = pd.Timedelta(days=1)
 _EPS = 1e-4
@@ -146,6 +146,96 @@ def outlook_features(durations: pd.DataFrame, raw_outlook: pd.DataFrame, windows
     since = ((as_of - ref) / _DAY).clip(lower=0.0)
     out["log_days_since_payment"] = np.log1p(since.reindex(out[O.customer_id].to_numpy()).fillna(0.0).to_numpy())
     return out
+
+
+class _LedgerCodes:
+    """Integer codes of one ledger for :func:`outlook_features` at many past cut-offs.
+
+    :func:`outlook_features` matches open invoices to their facts and customers with
+    string-keyed merges and group-bys over the whole ledger. At the calibration's past
+    cut-offs every table is a slice of the same invoices (rows issued on or before the
+    cut-off, in order), so ids are factorised once here and each cut-off uses integer codes
+    and row positions. Every lookup keeps the public function's rules (first row of an
+    invoice id, customers by equal id, group means over the same rows in the same order,
+    latest/earliest dates), so the features are the same numbers.
+    """
+
+    def __init__(self, invoices: pd.DataFrame, payments: pd.DataFrame | None):
+        n = len(invoices)
+        id_codes, id_uniques = pd.factorize(invoices[Invoices.invoice_id])
+        self.id_codes = id_codes
+        # first row of each invoice id (rows without an id never match: NaN facts)
+        first = np.full(len(id_uniques), n, dtype=np.int64)
+        np.minimum.at(first, id_codes[id_codes >= 0], np.flatnonzero(id_codes >= 0))
+        self.n_ids = len(id_uniques)
+        if Invoices.disputed in invoices.columns:
+            disp = invoices[Invoices.disputed].astype("boolean").fillna(False).to_numpy(dtype=float)
+            self.disputed_of_id = disp[first]
+        else:
+            self.disputed_of_id = np.zeros(len(id_uniques))
+        pay_cust = None
+        if payments is not None and len(payments):
+            pay_cust = payments[Payments.customer_id]
+        cust = invoices[Invoices.customer_id].reset_index(drop=True)
+        both = cust if pay_cust is None else pd.concat([cust, pay_cust.reset_index(drop=True)], ignore_index=True)
+        codes, _ = pd.factorize(both)
+        self.cust_codes = codes[:n]
+        self.pay = None
+        if pay_cust is not None:
+            self.pay = (pd.to_datetime(payments[Payments.payment_date]), codes[n:])
+
+    def features(self, rows: np.ndarray, durations: pd.DataFrame, raw_outlook: pd.DataFrame,
+                 windows: pd.DataFrame, as_of: pd.Timestamp, horizons) -> pd.DataFrame:
+        """:func:`outlook_features` of ``raw_outlook`` at a cut-off.
+
+        ``durations`` is the durations table as of ``as_of`` of this ledger's invoices
+        ``rows`` (positions, in order), ``raw_outlook`` its open rows' outlook.
+        """
+        O = OpenInvoiceOutlook
+        out = raw_outlook[[O.invoice_id, O.customer_id, O.age] + [f"p_pay_{h}" for h in horizons]].reset_index(drop=True)
+        for h in horizons:
+            out[f"logit_raw_{h}"] = _logit(out[f"p_pay_{h}"].to_numpy(dtype=float))
+        paid = durations[Durations.paid].to_numpy(dtype=bool)
+        open_rows = rows[~paid]  # the outlook scores the open rows in order
+
+        # invoice facts of the first row with the invoice's id: days past due, disputed
+        id_codes = self.id_codes[rows]
+        first = np.full(self.n_ids, -1, dtype=np.int64)
+        ok = id_codes >= 0
+        first[id_codes[ok][::-1]] = np.flatnonzero(ok)[::-1]
+        open_codes = self.id_codes[open_rows]
+        pos = np.where(open_codes >= 0, first[np.clip(open_codes, 0, None)], -1)
+        dpd_all = durations[Durations.days_past_due].to_numpy(dtype=float)
+        dpd = np.where(pos >= 0, dpd_all[np.clip(pos, 0, None)], np.nan)
+        out["log_days_past_due"] = np.log1p(np.clip(np.nan_to_num(dpd, nan=0.0), 0.0, None))
+        out["disputed"] = np.where(open_codes >= 0, self.disputed_of_id[np.clip(open_codes, 0, None)], 0.0)
+
+        # age relative to the customer's own p90 (windows: one row per customer)
+        w_pos = pd.Index(windows[CustomerWindows.customer_id]).get_indexer(out[O.customer_id])
+        p90_all = windows[CustomerWindows.p90_days].to_numpy(dtype=float)
+        p90 = np.where(w_pos >= 0, p90_all[np.clip(w_pos, 0, None)], np.nan)
+        age = out[O.age].to_numpy(dtype=float)
+        p90 = np.where(np.isfinite(p90), p90, np.nanmedian(p90) if np.isfinite(p90).any() else 30.0)
+        out["log_age_over_window"] = np.log1p(age) - np.log1p(np.maximum(p90, 0.0))
+        open_cust = self.cust_codes[open_rows]
+        beyond = pd.Series((age > p90).astype(float))
+        out["share_beyond_window"] = beyond.groupby(open_cust).transform("mean").to_numpy()
+
+        # days since the customer last paid anything (settlement in durations, or a payment)
+        inv_d = pd.to_datetime(durations[Durations.invoice_date])
+        settle = (inv_d + pd.to_timedelta(durations[Durations.days_to_pay].to_numpy(dtype=float), unit="D")).where(paid)
+        row_cust = self.cust_codes[rows]
+        frames = [pd.DataFrame({"c": row_cust, "d": settle.to_numpy()})]
+        if self.pay is not None:
+            pd_, pay_cust = self.pay
+            keep = (pd_ <= as_of).to_numpy() & (pay_cust >= 0)
+            frames.append(pd.DataFrame({"c": pay_cust[keep], "d": pd_[keep].to_numpy()}))
+        last = pd.concat(frames, ignore_index=True).groupby("c")["d"].max()
+        first_d = inv_d.groupby(row_cust).min()
+        ref = last.reindex(first_d.index).fillna(first_d)
+        since = ((as_of - ref) / _DAY).clip(lower=0.0)
+        out["log_days_since_payment"] = np.log1p(since.reindex(open_cust).fillna(0.0).to_numpy())
+        return out
 
 
 def _feature_columns(h: int) -> list[str]:
@@ -244,7 +334,8 @@ class PaymentOutlookCalibrator(BaseEstimator):
             raise ParameterError(f"horizons must be positive whole days, got {self.horizons!r}")
         return hs
 
-    def fit(self, invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of) -> "PaymentOutlookCalibrator":
+    def fit(self, invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of, *,
+            durations: pd.DataFrame | None = None) -> "PaymentOutlookCalibrator":
         """Build the training set from past cut-offs and fit one model per horizon.
 
         Parameters
@@ -253,6 +344,9 @@ class PaymentOutlookCalibrator(BaseEstimator):
             Canonical tables; nothing dated after ``as_of`` is read.
         as_of : date-like
             The report date.
+        durations : pandas.DataFrame, optional
+            ``compute_durations(invoices, payments, as_of)`` when already computed (the
+            labels are read from it).
 
         Returns
         -------
@@ -263,7 +357,9 @@ class PaymentOutlookCalibrator(BaseEstimator):
         step = int(self.cutoff_step_days)
         if step < 1 or int(self.n_cutoffs) < 1:
             raise ParameterError("cutoff_step_days and n_cutoffs must be at least 1")
-        now = compute_durations(invoices, payments, as_of)
+        prepared = _DurationsAt(invoices, payments)  # dates parsed and ids matched once
+        now = prepared.at(as_of) if durations is None else durations
+        codes = _LedgerCodes(invoices, payments)
         # date each invoice was paid, as known on as_of (NaT: still open on as_of)
         paid_on = (pd.to_datetime(now[Durations.invoice_date])
                    + pd.to_timedelta(now[Durations.days_to_pay].to_numpy(dtype=float), unit="D"))
@@ -281,7 +377,7 @@ class PaymentOutlookCalibrator(BaseEstimator):
             wanted = [h for h in hs if c + pd.Timedelta(days=h) <= as_of and len(used[h]) < int(self.n_cutoffs)]
             if not wanted or c <= first_date:
                 continue
-            feats = self._features_at(invoices, payments, c, wanted)
+            feats = self._features_at(prepared, codes, c, wanted)
             if feats is None or len(feats) < int(self.min_open):
                 continue
             lab_dates = paid_on.reindex(feats[OpenInvoiceOutlook.invoice_id].to_numpy()).to_numpy()
@@ -318,8 +414,9 @@ class PaymentOutlookCalibrator(BaseEstimator):
         self.as_of_ = as_of
         return self
 
-    def _features_at(self, invoices, payments, c, hs):
-        d = compute_durations(invoices, payments, c)
+    def _features_at(self, prepared, codes, c, hs):
+        keep = prepared.kept(c)
+        d = prepared.at(c, keep)
         if not (~d[Durations.paid]).any() or not d[Durations.paid].any():
             return None
         try:
@@ -327,7 +424,7 @@ class PaymentOutlookCalibrator(BaseEstimator):
         except InputError:
             return None
         raw = m.outlook(d, c, horizons=tuple(hs))
-        return outlook_features(d, raw, m.windows(), c, invoices=invoices, payments=payments, horizons=hs)
+        return codes.features(np.flatnonzero(keep), d, raw, m.windows(), c, hs)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "models_")
@@ -422,5 +519,6 @@ def calibrated_outlook(invoices: pd.DataFrame, payments: pd.DataFrame | None, as
                              horizons=hs)
     cal = PaymentOutlookCalibrator(horizons=hs, n_cutoffs=n_cutoffs, cutoff_step_days=cutoff_step_days,
                                    min_open=min_open, min_train=min_train, C=C, window_quantile=window_quantile,
-                                   max_expected_days=max_expected_days).fit(invoices, payments, as_of)
+                                   max_expected_days=max_expected_days).fit(invoices, payments, as_of,
+                                                                            durations=durations)
     return cal.transform(feats, as_of), cal
