@@ -63,6 +63,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import schema as S
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
@@ -161,17 +163,64 @@ def _strings(s: pd.Series) -> pd.Series:
     """Strings in the default string dtype, missing values kept missing."""
     if s.dtype == _STR_DTYPE and _STR_DTYPE != object:
         return s
+    if s.dtype == object and _STR_DTYPE != object:
+        # the string dtype turns every missing value (None, NaN, NA, NaT) into its own
+        # missing value, as the general path below does, without the object round trip
+        return s.astype(_STR_DTYPE)
     return s.astype(object).where(s.notna(), None).astype(_STR_DTYPE)
+
+
+def _sort_stable(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``df.sort_values(by, kind="mergesort").reset_index(drop=True)``, missing values last.
+
+    Sorted by Arrow when the columns convert (text compares by code point either way, and
+    Arrow's sort is stable too), which is much faster on text keys; else by pandas.
+    """
+    order = None
+    if len(df) > 1:
+        try:
+            table = pa.table({f"k{i}": pa.array(df[c], from_pandas=True) for i, c in enumerate(by)})
+            if all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_timestamp(t)
+                   or pa.types.is_integer(t) or pa.types.is_null(t) for t in table.schema.types):
+                order = pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending") for i in range(len(by))])
+                order = order.to_numpy(zero_copy_only=False)
+        except (pa.ArrowException, TypeError, ValueError):
+            order = None
+    if order is None:
+        return df.sort_values(by, kind="mergesort").reset_index(drop=True)
+    return df.iloc[order].reset_index(drop=True)
 
 
 def _live(w: pd.DataFrame) -> pd.Series:
     return w[_FATE].isna()
 
 
+_PANDAS_MAJOR = int(pd.__version__.split(".")[0])
+
+
+def _copy(w: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``w`` that later ``.loc`` assignments cannot leak into ``w``.
+
+    Under Copy-on-Write (always on with pandas 3) a shallow copy is enough: a column is
+    copied only when it is written to, so marking a few rows does not copy the whole frame.
+    """
+    cow = _PANDAS_MAJOR >= 3 or pd.get_option("mode.copy_on_write") is True
+    return w.copy(deep=not cow)
+
+
 def _mark(w: pd.DataFrame, mask: pd.Series, fate: str, *, rule=None, reason=None, into=None) -> pd.DataFrame:
-    """Return a copy of ``w`` with the live rows in ``mask`` given a fate."""
-    out = w.copy()
+    """Return a copy of ``w`` with the live rows in ``mask`` given a fate.
+
+    ``reason`` and ``into`` may be a Series, a constant, or a function called with the
+    boolean mask of the rows to mark (so the text is built only for those rows); a
+    Series only needs its values on those rows.
+    """
     m = mask & _live(w)
+    if callable(reason):
+        reason = reason(m)
+    if not m.any():
+        return _copy(w)
+    out = _copy(w)
     out.loc[m, _FATE] = fate
     if rule is not None:
         out.loc[m, _RULE] = rule
@@ -257,7 +306,7 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
     ([True, False], 'INV-1')
     """
     settings = settings or IngestSettings()
-    w = tx.copy()
+    w = _copy(tx)
     for col in _TX_COLUMNS:
         if col not in w.columns:
             w[col] = np.nan
@@ -269,16 +318,37 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
     w[T.open_amount] = w[T.open_amount].astype(float)
     w[T.terms_days] = w[T.terms_days].astype(float)
     w[T.row] = w[T.row].astype("int64")
-    if w.duplicated([T.file, T.row]).any():  # same provenance twice: order by content too
+    row = w[T.row].to_numpy()
+    file_code, file_key = _file_keys(w[T.file])
+    if file_code is None:  # missing or odd file values: the general (slower) path
+        same_place = w.duplicated([T.file, T.row]).any()
+        file_key = w[T.file].astype(str).to_numpy()
+    else:
+        same_place = pd.DataFrame({"f": file_code, "r": row}).duplicated().any()
+    if same_place:  # same provenance twice: order by content too
         tie = pd.util.hash_pandas_object(w[_business_columns(w)].astype(str), index=False).to_numpy()
     else:
         tie = np.zeros(len(w), dtype="uint64")
-    order = np.lexsort((tie, w[T.row].to_numpy(), w[T.file].astype(str).to_numpy()))
-    w = w.iloc[order].reset_index(drop=True)
+    order = np.lexsort((tie, row, file_key))
+    if len(order) and not np.array_equal(order, np.arange(len(order))):  # already in order: no copy
+        w = w.iloc[order]
+    w = w.reset_index(drop=True)
     w[_RID] = np.arange(len(w), dtype="int64")
     for col in (_FATE, _RULE, _REASON, _INTO):
-        w[col] = pd.Series([None] * len(w), dtype=object)
+        w[col] = pd.Series(np.full(len(w), None, dtype=object), index=w.index, dtype=object)
     return w
+
+
+def _file_keys(files: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Integer codes of the file names (equal names, equal codes) and their rank in the
+    order of the names as text, computed on the few distinct names; (None, None) when a
+    name is missing."""
+    codes, uniq = pd.factorize(files.to_numpy(dtype=object))
+    if (codes < 0).any():
+        return None, None
+    text = pd.Series(np.asarray(uniq, dtype=object), dtype=object).astype(str).to_numpy(dtype=object)
+    _, rank = np.unique(text, return_inverse=True)
+    return codes, np.asarray(rank, dtype="int64").reshape(-1)[codes]
 
 
 # ----------------------------------------------------------------------------- step 1
@@ -304,14 +374,26 @@ def merge_exact_duplicates(w: pd.DataFrame) -> pd.DataFrame:
     """
     live = _live(w)
     biz = _business_columns(w)
-    key = w.groupby(biz, dropna=False, sort=False).ngroup()
-    key = key.where(live, -1 - w[_RID])  # dead rows never match
-    first_rid = w[_RID].groupby(key).transform("min")
-    first_source = w[T.source].groupby(key).transform("first")
-    first_file = w[T.file].groupby(key).transform("first")
-    is_line = w[T.line_of].notna()
-    dup = live & (w[_RID] != first_rid) & (~is_line | (w[T.file] != first_file))
-    return _mark(w, dup, _MERGED, rule="exact_duplicate", into=first_source)
+    # rows equal on every business field are equal on the numeric ones: only live rows that
+    # share their numbers and dates with another live row can be duplicates (usually few)
+    numeric = [c for c in biz if not (w[c].dtype == object or pd.api.types.is_string_dtype(w[c].dtype))]
+    cand = live.to_numpy(dtype=bool).copy()
+    if numeric and cand.any():
+        cand[cand] = w.loc[cand, numeric].duplicated(keep=False).to_numpy(dtype=bool)
+    if not cand.any():
+        return w
+    c = w[cand]
+    key = c.groupby(biz, dropna=False, sort=False).ngroup()
+    first_rid = c[_RID].groupby(key).transform("min")
+    first_source = c[T.source].groupby(key).transform("first")
+    first_file = c[T.file].groupby(key).transform("first")
+    is_line = c[T.line_of].notna()
+    dup_c = (c[_RID] != first_rid) & (~is_line | (c[T.file] != first_file))
+    dup = pd.Series(False, index=w.index)
+    dup[cand] = dup_c.to_numpy(dtype=bool)
+    into = pd.Series(None, index=w.index, dtype=object)
+    into[cand] = first_source.astype(object).to_numpy()
+    return _mark(w, dup, _MERGED, rule="exact_duplicate", into=into)
 
 
 # ----------------------------------------------------------------------------- step 2
@@ -379,6 +461,19 @@ def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- step 3
 
+def _has_separator(w: pd.DataFrame, columns) -> bool:
+    """Whether any value of the columns holds the key separator ``"\x1f"`` (then keys built
+    with :func:`_doc_key` could match across different document numbers)."""
+    for col in columns:
+        values = w[col]
+        if values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
+            values = pd.Series(pd.unique(values.to_numpy(dtype=object)), dtype=object)
+            values = values[values.notna()].astype(str)
+        if values.str.contains("\x1f", regex=False).fillna(False).astype(bool).any():
+            return True
+    return False
+
+
 def _doc_key(w: pd.DataFrame) -> pd.Series:
     return w[T.customer_id].astype(str) + "\x1f" + w[T.kind].astype(str) + "\x1f" + w[T.document_id].astype(str)
 
@@ -440,6 +535,11 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     if not live.any():
         return w
     sub = w[live]
+    # only rows whose document number repeats can share a key, except rows whose key is
+    # missing (no customer or kind: they form one group) or whose parts hold the separator
+    cand = sub[T.document_id].duplicated(keep=False) | sub[T.customer_id].isna() | sub[T.kind].isna()
+    if not _has_separator(sub, (T.customer_id, T.kind, T.document_id, T.applied_to)):
+        sub = sub[cand.to_numpy(dtype=bool)]
     applied = sub[T.applied_to].where(sub[T.kind] != S.KIND_INVOICE, None).astype(object).fillna("")
     key = _doc_key(sub) + "\x1f" + applied.astype(str)
     g = key.groupby(key, sort=False).ngroup()
@@ -466,7 +566,7 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
         keep = a[_RID] == first_rid
         fill_cols = [c for c in _business_columns(w) if c not in (T.kind, T.document_id, T.customer_id)]
         filled = a[fill_cols].groupby(ga).transform("first")
-        out = out.copy()
+        out = _copy(out)
         for col in fill_cols:  # a handful of columns
             cur = out.loc[a.index[keep], col]
             new = filled.loc[keep, col]
@@ -487,6 +587,9 @@ def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
     if not live.any():
         return w
     sub = w[live]
+    sub = sub[sub[T.document_id].duplicated(keep=False).to_numpy(dtype=bool)]  # a number used once is fine
+    if len(sub) == 0:
+        return w
     ncust = sub[T.customer_id].groupby(sub[T.document_id]).transform("nunique")
     bad = ncust > 1
     if not bad.any():
@@ -509,11 +612,13 @@ def reject_unusable_rows(w: pd.DataFrame) -> pd.DataFrame:
     """
     live = _live(w)
     inv = w[T.kind] == S.KIND_INVOICE
-    word = w[T.kind].map(_DOC_WORD).astype(object).fillna("document")
+    def word(m):  # the document word of the rows in m (reasons are built only for those)
+        return w.loc[m, T.kind].map(_DOC_WORD).astype(object).fillna("document")
+
     out = _mark(w, live & w[T.customer_id].isna(), _REJECTED, reason="row without a customer")
     out = _mark(out, inv & w[T.document_id].isna(), _REJECTED, reason="invoice without an invoice number")
-    out = _mark(out, w[T.document_date].isna(), _REJECTED, reason=word + " without a date")
-    out = _mark(out, w[T.amount].fillna(0) <= 0, _REJECTED, reason="zero-amount " + word)
+    out = _mark(out, w[T.document_date].isna(), _REJECTED, reason=lambda m: word(m) + " without a date")
+    out = _mark(out, w[T.amount].fillna(0) <= 0, _REJECTED, reason=lambda m: "zero-amount " + word(m))
     return _reject_implausible_dates(out, word)
 
 
@@ -525,7 +630,7 @@ FUTURE_GAP_DAYS = 366
 FUTURE_MEDIAN_DAYS = 5 * 365
 
 
-def _reject_implausible_dates(w: pd.DataFrame, word: pd.Series) -> pd.DataFrame:
+def _reject_implausible_dates(w: pd.DataFrame, word) -> pd.DataFrame:
     """Reject documents dated before 1990, or more than a year after every other document.
 
     No wall clock is used: "far in the future" means separated from the rest of the ledger
@@ -535,10 +640,13 @@ def _reject_implausible_dates(w: pd.DataFrame, word: pd.Series) -> pd.DataFrame:
     legitimately jump by a year or two, stay within the second bound.
     """
     date = pd.to_datetime(w[T.document_date])
-    shown = _fmt_date(date)
+
+    def shown(m):
+        return _fmt_date(date[m])
+
     early = _live(w) & (date < EARLIEST_PLAUSIBLE_DATE)
-    out = _mark(w, early, _REJECTED, reason=(
-        word + " date " + shown + f" is before {EARLIEST_PLAUSIBLE_DATE:%Y-%m-%d}: not a plausible date for a "
+    out = _mark(w, early, _REJECTED, reason=lambda m: (
+        word(m) + " date " + shown(m) + f" is before {EARLIEST_PLAUSIBLE_DATE:%Y-%m-%d}: not a plausible date for a "
         "receivable (a placeholder such as 01/01/1900?); correct the date in the export"))
     live = _live(out) & date.notna()
     u = np.unique(date[live].to_numpy(dtype="datetime64[ns]"))
@@ -550,8 +658,8 @@ def _reject_implausible_dates(w: pd.DataFrame, word: pd.Series) -> pd.DataFrame:
             last_ok = pd.Timestamp(u[k])
             median = date[live].median()
             late = live & (date > last_ok) & (date > median + pd.Timedelta(days=FUTURE_MEDIAN_DAYS))
-            out = _mark(out, late, _REJECTED, reason=(
-                word + " date " + shown + f" is more than a year after every other document (the latest "
+            out = _mark(out, late, _REJECTED, reason=lambda m: (
+                word(m) + " date " + shown(m) + f" is more than a year after every other document (the latest "
                 f"otherwise is {last_ok:%Y-%m-%d}) and more than five years after most of them: a typo in the year?; "
                 "correct the date in the export"))
     return out
@@ -608,7 +716,7 @@ def propagate_rejections(w: pd.DataFrame) -> pd.DataFrame:
         if not hit.any():
             break
         text = ("copy of " + into[hit] + ", which was rejected: " + into[hit].map(reason_of)).reindex(out.index)
-        out = out.copy()
+        out = _copy(out)
         out.loc[hit, _FATE] = _REJECTED
         out.loc[hit, _RULE] = None
         out.loc[hit, _REASON] = text[hit]
@@ -672,8 +780,7 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
         _OPEN_GIVEN: open_given,
         _BEFORE_SNAP: (amount - capacity).where(part, 0.0),
     })
-    return out.sort_values([Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id],
-                           kind="mergesort").reset_index(drop=True)
+    return _sort_stable(out, [Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id])
 
 
 # ----------------------------------------------------------------------------- step 6b
@@ -737,8 +844,7 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
         "amount_read": c[T.amount].astype(float),
         "hold": c[T.snapshot_date].notna(),
     })
-    return out.sort_values([Payments.payment_date, Payments.payment_id, Payments.source],
-                           kind="mergesort").reset_index(drop=True)
+    return _sort_stable(out, [Payments.payment_date, Payments.payment_id, Payments.source])
 
 
 _MILLI = 1000.0  # allocation runs on integer thousandths of the currency unit (exact sums)
@@ -882,6 +988,51 @@ def _dispute_queue_dates(inv_group: np.ndarray, inv_date: np.ndarray, inv_amt: n
     return out
 
 
+def _customer_currency_codes(inv: pd.DataFrame, cash: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per (customer, currency) of each invoice and cash row: equal codes for
+    equal ``"customer\x1fcurrency"`` texts (missing values form their own key)."""
+    cols = (Invoices.customer_id, Invoices.currency)
+    parts = [pd.concat([inv[c], cash[c]], ignore_index=True) for c in cols]
+    simple = not any(p.isna().any() for p in parts) and not _has_separator(
+        pd.DataFrame({c: p for c, p in zip(cols, parts)}), cols)
+    if simple:  # the pair of codes identifies the text exactly
+        cust, _ = pd.factorize(parts[0])
+        cur, cur_u = pd.factorize(parts[1])
+        key, _ = pd.factorize(cust.astype("int64") * max(len(cur_u), 1) + cur)
+    else:
+        text = parts[0].astype(str) + "\x1f" + parts[1].astype(str)
+        key, _ = pd.factorize(text, use_na_sentinel=False)
+    key = np.asarray(key, dtype="int64")
+    return key[: len(inv)], key[len(inv):]
+
+
+def _referenced_positions(inv: pd.DataFrame, cash: pd.DataFrame, ikey: np.ndarray, ckey: np.ndarray) -> np.ndarray:
+    """Position of the invoice each cash row references (same customer and currency), NaN
+    when none."""
+    j = None
+    try:  # Arrow: hashing the numbers in C++ (text equality is byte equality)
+        ids_a = pa.array(inv[Invoices.invoice_id], from_pandas=True)
+        if pa.types.is_large_string(ids_a.type):
+            ids_a = ids_a.cast(pa.string())
+        ref_a = pa.array(cash["applied_to"].astype(object), from_pandas=True, type=pa.string())
+        if pa.types.is_string(ids_a.type) and ids_a.null_count == 0 and \
+                pc.count_distinct(ids_a).as_py() == len(ids_a):
+            j = pc.fill_null(pc.index_in(ref_a, value_set=ids_a), -1).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        j = None
+    if j is None:
+        ids = pd.Index(inv[Invoices.invoice_id].to_numpy(dtype=object))
+        ref = cash["applied_to"].astype(object).fillna("\x00").to_numpy(dtype=object)
+        if not ids.is_unique:  # general path (a repeated invoice number makes the lookup ambiguous)
+            inv_pos = pd.Series(np.arange(len(inv)), index=pd.MultiIndex.from_arrays([ikey, ids]))
+            return inv_pos.reindex(pd.MultiIndex.from_arrays([ckey, ref])).to_numpy()
+        j = ids.get_indexer(ref)
+    j = np.where(cash["applied_to"].isna().to_numpy(dtype=bool), -1, np.asarray(j, dtype="int64"))
+    hit = j >= 0
+    hit[hit] = ikey[j[hit]] == ckey[hit]
+    return np.where(hit, j, np.nan)
+
+
 def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
                       settings: IngestSettings | None = None) -> tuple[pd.DataFrame, dict]:
     """Rule 7: allocate payments and credit notes to invoices, all customers at once.
@@ -920,17 +1071,14 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     settings = settings or IngestSettings()
     tol = settings.amount_tolerance
     inv = invoices
-    ikey = inv[Invoices.customer_id].astype(str) + "\x1f" + inv[Invoices.currency].astype(str)
+    ikey, ckey = _customer_currency_codes(inv, cash)
     # capacity left after settlement-date payments
     settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
     already = settled_amt.reindex(inv[Invoices.invoice_id].astype(object).to_numpy()).fillna(0.0).to_numpy()
     cap = np.clip(inv[_CAP].to_numpy(dtype=float) - already, 0.0, None)
 
     # --- explicit references
-    ckey = cash[Payments.customer_id].astype(str) + "\x1f" + cash[Payments.currency].astype(str)
-    inv_pos = pd.Series(np.arange(len(inv)), index=pd.MultiIndex.from_arrays([ikey, inv[Invoices.invoice_id]]))
-    ref = pd.MultiIndex.from_arrays([ckey, cash["applied_to"].astype(object).fillna("\x00")])
-    pos = inv_pos.reindex(ref).to_numpy()
+    pos = _referenced_positions(inv, cash, ikey, ckey)
     has_ref = cash["applied_to"].notna().to_numpy()
     hold = cash["hold"].to_numpy(dtype=bool) if "hold" in cash.columns else np.zeros(len(cash), dtype=bool)
     matched = ~np.isnan(pos) & ~hold
@@ -962,9 +1110,9 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     left = avail - explicit_alloc
     pool = np.flatnonzero((left > tol) & ~hold)
     open_inv = np.flatnonzero(cap > tol)
-    groups = pd.Index(pd.concat([ikey.iloc[open_inv], ckey.iloc[pool]]).unique())
-    ig = groups.get_indexer(ikey.iloc[open_inv])
-    cg = groups.get_indexer(ckey.iloc[pool])
+    groups = pd.Index(pd.unique(np.concatenate([ikey[open_inv], ckey[pool]])))
+    ig = groups.get_indexer(ikey[open_inv])
+    cg = groups.get_indexer(ckey[pool])
     # invoices: by group, then queue date (the invoice date; for a disputed invoice the date
     # from which it may take unreferenced cash, see _dispute_queue_dates), undisputed before
     # disputed on the same date, then (invoice_date, due_date, invoice_id); cash: group, then
@@ -972,7 +1120,7 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     disputed = (inv[Invoices.disputed].astype("boolean").fillna(False).to_numpy(dtype=bool)
                 if Invoices.disputed in inv.columns else np.zeros(len(inv), dtype=bool))
     co = pool[np.argsort(cg, kind="stable")]
-    cg_sorted = groups.get_indexer(ckey.iloc[co])
+    cg_sorted = groups.get_indexer(ckey[co])
     cash_milli = np.rint(left[co] * _MILLI).astype("int64")
     inv_date = _ns(inv[Invoices.invoice_date].to_numpy()[open_inv])
     queue_date = inv_date.copy()
@@ -984,7 +1132,7 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     io = open_inv[np.lexsort((inv[Invoices.invoice_id].to_numpy()[open_inv].astype(str),
                               inv[Invoices.due_date].to_numpy()[open_inv], inv_date,
                               d_open, queue_date, ig))]
-    ig_sorted = groups.get_indexer(ikey.iloc[io])
+    ig_sorted = groups.get_indexer(ikey[io])
     inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
     pi, pc, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
     inv_rows, cash_rows = io[pi], co[pc]
@@ -1047,7 +1195,7 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     """
     settings = settings or IngestSettings()
     tol = settings.amount_tolerance
-    out = invoices.copy()
+    out = _copy(invoices)
     n = len(out)
     if _INV in payments.columns:
         pos_all = payments[_INV].to_numpy()
@@ -1064,7 +1212,7 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     order = np.lexsort((eff, pos))
     pos, eff = pos[order], eff[order]
     amt = payments[Payments.amount].to_numpy(dtype=float)[sel][order]
-    is_credit = (payments[Payments.kind].to_numpy(dtype=object)[sel][order] == S.KIND_CREDIT)
+    is_credit = (payments[Payments.kind] == S.KIND_CREDIT).fillna(False).to_numpy(dtype=bool)[sel][order]
     cap = out[_CAP].to_numpy(dtype=float)[pos]
     cum = pd.Series(amt).groupby(pos).cumsum().to_numpy()
     done = cum >= cap - tol

@@ -136,10 +136,18 @@ def grid_cells(grid) -> pd.DataFrame:
     out = {}
     for i, name in enumerate(cells.columns):
         values = cells[name].to_numpy(dtype=object)
-        missing = pd.isna(values)
-        if missing.any():
-            values = np.where(missing, "", values)
-        arrow = pa.array(values, type=pa.string())
+        try:  # missing cells (None, NaN) become Arrow nulls: found without a pass in Python
+            arrow = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            arrow = None
+        if arrow is None:
+            missing = pd.isna(values)
+            if missing.any():
+                values = np.where(missing, "", values)
+            arrow = pa.array(values, type=pa.string())
+        elif arrow.null_count:
+            values = np.where(arrow.is_null().to_numpy(zero_copy_only=False), "", values)
+            arrow = pc.fill_null(arrow, "")
         trimmed = pc.utf8_trim_whitespace(arrow)
         changed = pc.not_equal(pc.binary_length(arrow), pc.binary_length(trimmed))
         if pc.any(changed).as_py():
@@ -504,7 +512,7 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
 
     src_rows = rows[keep]
     tx = _frame({
-        T.source: (file + ":" + src_rows.astype(str).astype(object)) if len(keep) else np.array([], dtype=object),
+        T.source: _sources(file, src_rows),
         T.file: np.full(len(keep), file, dtype=object),
         T.row: src_rows,
         T.kind: kind[keep_mask],
@@ -534,7 +542,7 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
     tx = tx[_TRANSACTION_COLUMNS]
 
     rejects = _frame({
-        Rejects.source: (file + ":" + rows[rej].astype(str).astype(object)) if len(rej) else np.array([], dtype=object),
+        Rejects.source: _sources(file, rows[rej]),
         Rejects.file: np.full(len(rej), file, dtype=object),
         Rejects.row: rows[rej],
         Rejects.reason: reasons[rejected],
@@ -553,6 +561,16 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         notes.append(f"{len(rej)} row(s) rejected (see rejects for the reasons)")
     return ReadResult(file=file, layout=layout.name, transactions=tx, skipped=skipped, rejects=rejects,
                       rows_read=n, notes=notes)
+
+
+def _sources(file: str, rows: np.ndarray) -> np.ndarray:
+    """``"file:row"`` for each row number, as an object array of Python strings (built by
+    Arrow: formatting a million row numbers in Python dominates otherwise)."""
+    if len(rows) == 0:
+        return np.array([], dtype=object)
+    text = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
+    joined = pc.binary_join_element_wise(pa.scalar(file, pa.string()), text, ":")
+    return joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
 def _obj(values) -> pd.Series:
