@@ -56,6 +56,15 @@ def _load(ledger, mapping, settings, sheet=None):
                        sheet=sheet)
 
 
+def _load_as_of(ledger, mapping, settings_path, sheet, as_of):
+    """Settings, the cleaned ledger and the report date (given, or the ledger's last date)."""
+    from .analysis import resolve_as_of
+
+    settings = _settings(settings_path)
+    led = _load(ledger, mapping, settings, sheet)
+    return settings, led, resolve_as_of(led.invoices, led.payments, as_of)
+
+
 @main.command()
 @LEDGER_ARG
 @MAPPING_OPT
@@ -104,12 +113,9 @@ def sample(customers, years, seed, layout, end, out):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of a table.")
 def backtest(ledger, mapping, settings_path, sheet, as_of, as_json):
     """Rolling-origin backtest of the lateness classifier against its baselines."""
-    from .analysis import resolve_as_of
     from .behaviour.lateness import backtest as run_backtest
 
-    settings = _settings(settings_path)
-    led = _load(ledger, mapping, settings, sheet)
-    when = resolve_as_of(led.invoices, led.payments, as_of)
+    settings, led, when = _load_as_of(ledger, mapping, settings_path, sheet, as_of)
     b = settings.behaviour
     result = run_backtest(led.invoices, led.payments, when, n_cutoffs=b.backtest_cutoffs,
                           grace_days=b.grace_days, random_state=b.random_state, trend_k=b.trend_k,
@@ -135,13 +141,11 @@ def backtest(ledger, mapping, settings_path, sheet, as_of, as_json):
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def segments(ledger, mapping, settings_path, sheet, as_of, out):
     """Segment customers, recommend actions and write segments.csv and the worklist (CSV, XLSX)."""
-    from .analysis import analyse, resolve_as_of
+    from .analysis import analyse
     from .playbook.worklist import write_worklist
     from .schema import Segments
 
-    settings = _settings(settings_path)
-    led = _load(ledger, mapping, settings, sheet)
-    when = resolve_as_of(led.invoices, led.payments, as_of)
+    settings, led, when = _load_as_of(ledger, mapping, settings_path, sheet, as_of)
     result = analyse(led.invoices, led.payments, when, settings=settings, with_backtest=False)
     out.mkdir(parents=True, exist_ok=True)
     cols = list(Segments.to_schema().columns)

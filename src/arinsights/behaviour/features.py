@@ -43,8 +43,8 @@ import pandas as pd
 from pandas.api.indexers import BaseIndexer
 
 from ..errors import InputError
-from ..schema import KIND_CREDIT, Invoices, InvoiceFeatures as F, Payments
-from .paycycle import _MEAN_MONTH
+from ..schema import Invoices, InvoiceFeatures as F, Payments
+from .paycycle import _MEAN_MONTH, payment_events
 
 #: feature columns the lateness model uses (labels and identifiers excluded).
 FEATURE_COLUMNS = (
@@ -156,15 +156,7 @@ def _pay_day_codes(payments: pd.DataFrame, as_of: pd.Timestamp, cats) -> tuple[n
     and day. The same distinct (customer, date) pairs as ``pay_days``, without sorting the
     customer strings.
     """
-    for col in (Payments.customer_id, Payments.payment_date):
-        if col not in payments.columns:
-            raise InputError(f"the payments table has no {col!r} column", column=col,
-                             hint="Pass the payments table produced by the cleaning step.")
-    dates = pd.to_datetime(payments[Payments.payment_date]).dt.normalize()
-    keep = dates.notna() & (dates <= as_of)
-    if Payments.kind in payments.columns:
-        keep &= (payments[Payments.kind] != KIND_CREDIT).to_numpy()
-    keep = keep.to_numpy(dtype=bool)
+    dates, keep = payment_events(payments, as_of)
     code = pd.Index(cats).get_indexer(payments[Payments.customer_id].astype(str)[keep])
     day = _day_numbers(dates[keep].astype(_NS))
     ok = code >= 0

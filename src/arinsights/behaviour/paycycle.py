@@ -76,6 +76,23 @@ def _as_timestamp(as_of) -> pd.Timestamp:
     return ts.normalize()
 
 
+def payment_events(payments: pd.DataFrame, as_of) -> tuple[pd.Series, np.ndarray]:
+    """Payment dates (normalised) and the mask of rows that are cash received on or before ``as_of``.
+
+    Credit notes are not payment events; rows without a date are dropped.
+    """
+    as_of = _as_timestamp(as_of)
+    for col in (Payments.customer_id, Payments.payment_date):
+        if col not in payments.columns:
+            raise InputError(f"the payments table has no {col!r} column", column=col,
+                             hint="Pass the payments table produced by the cleaning step.")
+    dates = pd.to_datetime(payments[Payments.payment_date]).dt.normalize()
+    keep = dates.notna() & (dates <= as_of)
+    if Payments.kind in payments.columns:
+        keep &= (payments[Payments.kind] != KIND_CREDIT).to_numpy()
+    return dates, keep.to_numpy(dtype=bool)
+
+
 def pay_days(payments: pd.DataFrame, as_of) -> pd.DataFrame:
     """Distinct (customer, payment date) pairs of payment events on or before ``as_of``.
 
@@ -92,15 +109,7 @@ def pay_days(payments: pd.DataFrame, as_of) -> pd.DataFrame:
         Columns ``customer_id``, ``payment_date`` (normalised to midnight), sorted by both.
         Credit notes are excluded; unapplied cash is included.
     """
-    as_of = _as_timestamp(as_of)
-    for col in (Payments.customer_id, Payments.payment_date):
-        if col not in payments.columns:
-            raise InputError(f"the payments table has no {col!r} column", column=col,
-                             hint="Pass the payments table produced by the cleaning step.")
-    dates = pd.to_datetime(payments[Payments.payment_date]).dt.normalize()
-    keep = dates.notna() & (dates <= as_of)
-    if Payments.kind in payments.columns:
-        keep &= (payments[Payments.kind] != KIND_CREDIT).to_numpy()
+    dates, keep = payment_events(payments, as_of)
     out = pd.DataFrame({
         Payments.customer_id: payments.loc[keep, Payments.customer_id].astype(str).to_numpy(),
         Payments.payment_date: dates[keep].to_numpy(),
