@@ -191,6 +191,90 @@ def _sort_stable(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return df.iloc[order].reset_index(drop=True)
 
 
+def _arrow(values) -> pa.Array | pa.ChunkedArray | None:
+    """The values as an Arrow string array (zero-copy for Arrow-backed strings), or None."""
+    try:
+        if isinstance(values, pd.Series):
+            values = values.array
+        a = pa.array(values, from_pandas=True) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+        if pa.types.is_large_string(a.type):
+            a = a.cast(pa.string())
+        if pa.types.is_string(a.type):
+            return a
+        if pa.types.is_null(a.type):
+            return a.cast(pa.string())
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    return None
+
+
+def _dense_rank(values) -> np.ndarray:
+    """Dense ranks (0, 1, ...) of the values in ascending order, missing values last.
+
+    Text compares by code point (Arrow's byte order of UTF-8 is code point order, as is
+    Python's), dates and numbers by value; equal values share a rank.
+    """
+    if isinstance(values, pd.Series):
+        if pd.api.types.is_datetime64_any_dtype(values.dtype) and not isinstance(values.dtype, pd.DatetimeTZDtype):
+            v = values.to_numpy().view("int64")
+            codes, uniq = pd.factorize(v)
+            nat = np.iinfo("int64").min
+            uniq = np.where(uniq == nat, np.iinfo("int64").max, uniq)
+            rank = np.empty(len(uniq), dtype="int64")
+            rank[np.argsort(uniq, kind="stable")] = np.arange(len(uniq))
+            return rank[codes]
+        if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            if not values.hasnans:
+                _, inv = np.unique(values.to_numpy(dtype="int64"), return_inverse=True)
+                return inv.reshape(-1).astype("int64")
+        a = _arrow(values)
+        if a is not None:
+            r = pc.rank(a, sort_keys="ascending", tiebreaker="dense")  # nulls last (the default)
+            return np.asarray(r.to_numpy(zero_copy_only=False), dtype="int64") - 1
+        values = values.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(values)
+    order = np.argsort(np.asarray(uniq, dtype=object), kind="stable")
+    rank = np.empty(len(uniq), dtype="int64")
+    rank[order] = np.arange(len(uniq))
+    return np.where(codes < 0, len(uniq), rank[np.maximum(codes, 0)])
+
+
+def _stable_order(keys: list) -> np.ndarray:
+    """Positions that sort the rows stably by the keys, missing values last: the order of
+    ``df.sort_values(keys, kind="mergesort")``. A key is a Series (one value per row) or a
+    function of the positions of the rows it is needed for, returning their values.
+
+    A key is ranked only on the rows that the keys before it leave tied, so a text key
+    (an invoice number) is usually compared on a few rows only.
+    """
+    n = len(keys[0])  # the first key is a Series
+    ranks = []
+    group = np.zeros(n, dtype="int64")
+    tied = np.arange(n)
+    for k in keys:
+        if len(tied) == 0:
+            break
+        r = np.zeros(n, dtype="int64")
+        if callable(k):  # the key of the tied rows only
+            r[tied] = _dense_rank(k(tied))
+        else:
+            r[tied] = _dense_rank(k if len(tied) == n else k.iloc[tied])
+        ranks.append(r)
+        group, _ = pd.factorize(group * (int(r.max()) + 1) + r)
+        tied = np.flatnonzero(np.bincount(group)[group] > 1)
+    if not ranks:
+        return np.arange(n)
+    return np.lexsort(ranks[::-1])
+
+
+def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
+    """``s`` at positions ``pos`` (-1: missing), as a new Series with a RangeIndex."""
+    pos = np.asarray(pos, dtype="int64")
+    if len(pos) and (pos < 0).any():
+        return pd.Series(s.array.take(pos, allow_fill=True), name=s.name)
+    return pd.Series(s.array.take(pos), name=s.name)
+
+
 def _live(w: pd.DataFrame) -> pd.Series:
     return w[_FATE].isna()
 
@@ -377,6 +461,8 @@ def merge_exact_duplicates(w: pd.DataFrame) -> pd.DataFrame:
     # rows equal on every business field are equal on the numeric ones: only live rows that
     # share their numbers and dates with another live row can be duplicates (usually few)
     numeric = [c for c in biz if not (w[c].dtype == object or pd.api.types.is_string_dtype(w[c].dtype))]
+    # an all-missing column does not tell rows apart: leave it out of the pre-filter
+    numeric = [c for c in numeric if not w[c].isna().all()]
     cand = live.to_numpy(dtype=bool).copy()
     if numeric and cand.any():
         cand[cand] = w.loc[cand, numeric].duplicated(keep=False).to_numpy(dtype=bool)
@@ -466,12 +552,29 @@ def _has_separator(w: pd.DataFrame, columns) -> bool:
     with :func:`_doc_key` could match across different document numbers)."""
     for col in columns:
         values = w[col]
+        a = _arrow(values) if values.dtype != object else None
+        if a is not None:
+            if pc.any(pc.fill_null(pc.match_substring(a, "\x1f"), False)).as_py():
+                return True
+            continue
         if values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
             values = pd.Series(pd.unique(values.to_numpy(dtype=object)), dtype=object)
             values = values[values.notna()].astype(str)
         if values.str.contains("\x1f", regex=False).fillna(False).astype(bool).any():
             return True
     return False
+
+
+def _repeated(s: pd.Series, mask: np.ndarray) -> np.ndarray:
+    """Rows in ``mask`` whose (non-missing) value of ``s`` occurs more than once among the
+    rows in ``mask``: ``s[mask].duplicated(keep=False)`` for columns without missing values
+    in ``mask``, on integer codes."""
+    codes = _codes(s)
+    m = mask & (codes >= 0)
+    counts = np.bincount(codes[m], minlength=int(codes.max()) + 1 if len(codes) else 0)
+    out = np.zeros(len(s), dtype=bool)
+    out[m] = counts[codes[m]] > 1
+    return out
 
 
 def _doc_key(w: pd.DataFrame) -> pd.Series:
@@ -534,12 +637,16 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     live = _live(w) & w[T.document_id].notna()
     if not live.any():
         return w
-    sub = w[live]
     # only rows whose document number repeats can share a key, except rows whose key is
     # missing (no customer or kind: they form one group) or whose parts hold the separator
-    cand = sub[T.document_id].duplicated(keep=False) | sub[T.customer_id].isna() | sub[T.kind].isna()
-    if not _has_separator(sub, (T.customer_id, T.kind, T.document_id, T.applied_to)):
-        sub = sub[cand.to_numpy(dtype=bool)]
+    lv = live.to_numpy(dtype=bool)
+    cand = lv & (_repeated(w[T.document_id], lv) | w[T.customer_id].isna().to_numpy(dtype=bool)
+                 | w[T.kind].isna().to_numpy(dtype=bool))
+    cols = (T.customer_id, T.kind, T.document_id, T.applied_to)
+    if _has_separator(w, cols) and _has_separator(w[live], cols):
+        sub = w[live]
+    else:
+        sub = w[cand]
     applied = sub[T.applied_to].where(sub[T.kind] != S.KIND_INVOICE, None).astype(object).fillna("")
     key = _doc_key(sub) + "\x1f" + applied.astype(str)
     g = key.groupby(key, sort=False).ngroup()
@@ -586,8 +693,8 @@ def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
     live = _live(w) & (w[T.kind] == S.KIND_INVOICE) & w[T.document_id].notna()
     if not live.any():
         return w
-    sub = w[live]
-    sub = sub[sub[T.document_id].duplicated(keep=False).to_numpy(dtype=bool)]  # a number used once is fine
+    lv = live.to_numpy(dtype=bool)
+    sub = w[_repeated(w[T.document_id], lv)]  # a number used once is fine
     if len(sub) == 0:
         return w
     ncust = sub[T.customer_id].groupby(sub[T.document_id]).transform("nunique")
@@ -725,12 +832,40 @@ def propagate_rejections(w: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- step 5b
 
-def _latest_names(w: pd.DataFrame) -> pd.Series:
-    """customer_id -> latest non-empty name (by document date, then input order)."""
-    ok = w[T.customer_name].notna() & (w[_FATE] != _REJECTED)
-    n = w.loc[ok, [T.customer_id, T.customer_name, T.document_date, _RID]]
-    n = n.sort_values([T.document_date, _RID], na_position="first", kind="mergesort")
-    return n.groupby(T.customer_id, sort=False)[T.customer_name].last()
+def _codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of the values (equal values, equal codes; missing: -1)."""
+    codes, _ = pd.factorize(s)
+    return np.asarray(codes, dtype="int64")
+
+
+def _rank_by_codes(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Series:
+    """Dense rank (missing last) of ``s`` at positions ``pos``, given the codes of ``s``:
+    only one value per distinct code is compared."""
+    c = codes[pos]
+    present = np.unique(c[c >= 0])
+    rank_of = np.zeros(len(present) + 1, dtype="int64")
+    if len(present):
+        first_pos = np.full(int(codes.max()) + 1, -1, dtype="int64")
+        first_pos[c] = pos  # any row of a code will do: its rows hold one value
+        rank_of[: len(present)] = _dense_rank(_take(s, first_pos[present]))
+    rank_of[len(present)] = len(present)  # missing last
+    return pd.Series(rank_of[np.where(c >= 0, np.searchsorted(present, c), len(present))])
+
+
+def _latest_name_rows(w: pd.DataFrame, cust: np.ndarray) -> np.ndarray:
+    """Per customer code: the row of its latest non-empty name (by document date, missing
+    dates first, then input order), -1 when it has none."""
+    ok = (w[T.customer_name].notna() & (w[_FATE] != _REJECTED)).to_numpy(dtype=bool) & (cust >= 0)
+    rows = np.flatnonzero(ok)
+    date = pd.to_datetime(w[T.document_date]).to_numpy()[rows].view("int64")  # NaT (int64 min) first
+    rows = rows[np.lexsort((w[_RID].to_numpy()[rows], date))]
+    c = cust[rows]
+    out = np.full(int(cust.max()) + 1 if len(cust) else 0, -1, dtype="int64")
+    # the last row of each customer in that order
+    rev = c[::-1]
+    uniq, first = np.unique(rev, return_index=True)
+    out[uniq] = rows[::-1][first]
+    return out
 
 
 def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
@@ -746,41 +881,57 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     Returns
     -------
     pd.DataFrame
-        Invoices columns (paid_date, settled_by still empty) plus the working columns.
+        Invoices columns (paid_date, settled_by still empty) plus the working columns,
+        ordered by customer, invoice date and invoice number.
     """
     settings = settings or IngestSettings()
-    r = w[_live(w) & (w[T.kind] == S.KIND_INVOICE)]
-    inv_date = r[T.document_date]
-    terms = pd.to_timedelta(r[T.terms_days], unit="D")
+    pos = np.flatnonzero((_live(w) & (w[T.kind] == S.KIND_INVOICE)).to_numpy(dtype=bool))
+    cust = _codes(w[T.customer_id])
+    # order by (customer, invoice date, invoice number), stable, missing last; the number
+    # is compared only where customer and date tie. Each column is then taken once.
+    order = _stable_order([_rank_by_codes(w[T.customer_id], cust, pos), _take(w[T.document_date], pos),
+                           lambda t: _take(w[T.document_id], pos[t])])
+    pos = pos[order]
+    col = {c: _take(w[c], pos) for c in (T.document_date, T.due_date, T.terms_days, T.amount, T.open_amount,
+                                         T.snapshot_date, T.settled_date)}
+    inv_date = col[T.document_date]
+    terms = pd.to_timedelta(col[T.terms_days], unit="D")
     default = pd.Timedelta(days=settings.default_terms_days)
-    due = r[T.due_date].where(r[T.due_date].notna(), inv_date + terms)
+    given = col[T.due_date]
+    due = given.where(given.notna(), inv_date + terms)
     due = due.where(due.notna(), inv_date + default)
-    due_from = np.select([r[T.due_date].notna(), r[T.terms_days].notna()], ["given", "terms"], "default")
-    names = _latest_names(w)
-    amount = r[T.amount].astype(float)
-    open_given = r[T.open_amount].astype(float).abs()
-    snap = r[T.snapshot_date].notna() & open_given.notna()
+    due_from = np.select([given.notna(), col[T.terms_days].notna()], ["given", "terms"], "default")
+    name_rows = _latest_name_rows(w, cust)
+    cp = cust[pos]
+    name_at = np.where(cp >= 0, name_rows[np.maximum(cp, 0)] if len(name_rows) else -1, -1)
+    amount = col[T.amount].astype(float)
+    open_given = col[T.open_amount].astype(float).abs()
+    snap = col[T.snapshot_date].notna() & open_given.notna()
     part = snap & (open_given < amount - settings.amount_tolerance)
     capacity = amount.where(~part, open_given.clip(lower=0))
-    out = pd.DataFrame({
-        Invoices.invoice_id: _strings(r[T.document_id]),
-        Invoices.customer_id: _strings(r[T.customer_id]),
-        Invoices.customer_name: _strings(r[T.customer_id].map(names)),
+    disputed = w[T.disputed]
+    if disputed.isna().all():
+        disputed = pd.Series(np.zeros(len(pos), dtype=bool))
+    else:
+        disputed = _take(disputed, pos).astype("boolean").fillna(False).astype(bool)
+    return pd.DataFrame({
+        Invoices.invoice_id: _strings(_take(w[T.document_id], pos)),
+        Invoices.customer_id: _strings(_take(w[T.customer_id], pos)),
+        Invoices.customer_name: _strings(_take(w[T.customer_name], name_at)),
         Invoices.invoice_date: inv_date,
         Invoices.due_date: due,
         Invoices.amount: amount,
-        Invoices.currency: _strings(r[T.currency]),
-        Invoices.disputed: r[T.disputed].astype("boolean").fillna(False).astype(bool),
-        Invoices.paid_date: pd.Series(pd.NaT, index=r.index, dtype=inv_date.dtype),
-        Invoices.settled_by: _strings(pd.Series(None, index=r.index, dtype=object)),
-        Invoices.source: _strings(r[T.source]),
+        Invoices.currency: _strings(_take(w[T.currency], pos)),
+        Invoices.disputed: disputed,
+        Invoices.paid_date: pd.Series(pd.NaT, index=inv_date.index, dtype=inv_date.dtype),
+        Invoices.settled_by: _strings(pd.Series(None, index=inv_date.index, dtype=object)),
+        Invoices.source: _strings(_take(w[T.source], pos)),
         _CAP: capacity,
         _DUE_FROM: due_from,
-        _SETTLED: r[T.settled_date],
+        _SETTLED: col[T.settled_date],
         _OPEN_GIVEN: open_given,
         _BEFORE_SNAP: (amount - capacity).where(part, 0.0),
     })
-    return _sort_stable(out, [Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id])
 
 
 # ----------------------------------------------------------------------------- step 6b
@@ -827,24 +978,34 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- step 7
 
 def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
-    """Live payment and credit rows, with the amount available for allocation."""
-    c = w[_live(w) & (w[T.kind] != S.KIND_INVOICE)]
-    avail = c[T.amount].astype(float)
-    snap_open = c[T.open_amount].abs().where(c[T.snapshot_date].notna())
-    avail = avail.where(snap_open.isna(), np.minimum(avail, snap_open))
-    out = pd.DataFrame({
-        Payments.payment_id: _strings(c[T.document_id].where(c[T.document_id].notna(), c[T.source])),
-        Payments.customer_id: _strings(c[T.customer_id]),
-        Payments.payment_date: c[T.document_date],
-        Payments.kind: _strings(c[T.kind]),
-        Payments.currency: _strings(c[T.currency]),
-        Payments.source: _strings(c[T.source]),
-        "applied_to": c[T.applied_to],
+    """Live payment and credit rows, with the amount available for allocation, ordered by
+    (payment_date, payment_id, source)."""
+    pos = np.flatnonzero((_live(w) & (w[T.kind] != S.KIND_INVOICE)).to_numpy(dtype=bool))
+    doc = w[T.document_id]
+
+    def payment_id(rows):
+        d, src = _take(doc, rows), _take(w[T.source], rows)
+        return d.where(d.notna(), src) if d.isna().any() else d
+
+    date = _take(w[T.document_date], pos)
+    order = _stable_order([date, lambda t: payment_id(pos[t]), lambda t: _take(w[T.source], pos[t])])
+    pos = pos[order]
+    amount = _take(w[T.amount], pos).astype(float)
+    snapshot = _take(w[T.snapshot_date], pos)
+    snap_open = _take(w[T.open_amount], pos).abs().where(snapshot.notna())
+    avail = amount.where(snap_open.isna(), np.minimum(amount, snap_open))
+    return pd.DataFrame({
+        Payments.payment_id: _strings(payment_id(pos)),
+        Payments.customer_id: _strings(_take(w[T.customer_id], pos)),
+        Payments.payment_date: date.take(order).reset_index(drop=True),
+        Payments.kind: _strings(_take(w[T.kind], pos)),
+        Payments.currency: _strings(_take(w[T.currency], pos)),
+        Payments.source: _strings(_take(w[T.source], pos)),
+        "applied_to": _take(w[T.applied_to], pos),
         "available": avail,
-        "amount_read": c[T.amount].astype(float),
-        "hold": c[T.snapshot_date].notna(),
+        "amount_read": amount,
+        "hold": snapshot.notna(),
     })
-    return _sort_stable(out, [Payments.payment_date, Payments.payment_id, Payments.source])
 
 
 _MILLI = 1000.0  # allocation runs on integer thousandths of the currency unit (exact sums)
@@ -1014,7 +1175,9 @@ def _referenced_positions(inv: pd.DataFrame, cash: pd.DataFrame, ikey: np.ndarra
         ids_a = pa.array(inv[Invoices.invoice_id], from_pandas=True)
         if pa.types.is_large_string(ids_a.type):
             ids_a = ids_a.cast(pa.string())
-        ref_a = pa.array(cash["applied_to"].astype(object), from_pandas=True, type=pa.string())
+        ref_a = _arrow(cash["applied_to"])
+        if ref_a is None:
+            ref_a = pa.array(cash["applied_to"].astype(object), from_pandas=True, type=pa.string())
         if pa.types.is_string(ids_a.type) and ids_a.null_count == 0 and \
                 pc.count_distinct(ids_a).as_py() == len(ids_a):
             j = pc.fill_null(pc.index_in(ref_a, value_set=ids_a), -1).to_numpy(zero_copy_only=False)
@@ -1073,8 +1236,11 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     inv = invoices
     ikey, ckey = _customer_currency_codes(inv, cash)
     # capacity left after settlement-date payments
-    settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
-    already = settled_amt.reindex(inv[Invoices.invoice_id].astype(object).to_numpy()).fillna(0.0).to_numpy()
+    if len(settled):
+        settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
+        already = settled_amt.reindex(inv[Invoices.invoice_id].astype(object).to_numpy()).fillna(0.0).to_numpy()
+    else:
+        already = np.zeros(len(inv))
     cap = np.clip(inv[_CAP].to_numpy(dtype=float) - already, 0.0, None)
 
     # --- explicit references
@@ -1095,16 +1261,12 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
         before = cum - a
         explicit_alloc[e] = np.clip(cap[ep] - before, 0.0, a)
         cap = cap - np.bincount(ep, weights=explicit_alloc[e], minlength=len(inv))
-    rows = []
+    # output rows are collected as (cash row, invoice position, amount) and materialised once
+    parts_cash, parts_inv, parts_amt = [], [], []
     ex = np.flatnonzero(explicit_alloc > 0)
-    if len(ex):
-        c = cash.iloc[ex]
-        rows.append(_payments_frame(**{
-            Payments.payment_id: c[Payments.payment_id], Payments.customer_id: c[Payments.customer_id],
-            Payments.payment_date: c[Payments.payment_date], Payments.amount: explicit_alloc[ex],
-            Payments.invoice_id: c["applied_to"], Payments.kind: c[Payments.kind],
-            Payments.currency: c[Payments.currency], Payments.source: c[Payments.source],
-            _INV: pos[ex].astype("int64"), _CPOS: ex}))
+    parts_cash.append(ex)
+    parts_inv.append(pos[ex].astype("int64"))
+    parts_amt.append(explicit_alloc[ex])
 
     # --- oldest open invoice first
     left = avail - explicit_alloc
@@ -1129,34 +1291,21 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
         queue_date[d_open] = _dispute_queue_dates(
             ig, inv_date, np.rint(cap[open_inv] * _MILLI).astype("int64"), d_open,
             cg_sorted, _ns(cash[Payments.payment_date].to_numpy()[co]), cash_milli, int(np.rint(tol * _MILLI)))
-    io = open_inv[np.lexsort((inv[Invoices.invoice_id].to_numpy()[open_inv].astype(str),
-                              inv[Invoices.due_date].to_numpy()[open_inv], inv_date,
-                              d_open, queue_date, ig))]
+    io = open_inv[_queue_order(ig, queue_date, d_open, inv_date, inv[Invoices.due_date].to_numpy()[open_inv],
+                               lambda t: inv[Invoices.invoice_id].to_numpy()[open_inv[t]])]
     ig_sorted = groups.get_indexer(ikey[io])
     inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
-    pi, pc, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
-    inv_rows, cash_rows = io[pi], co[pc]
-    if len(pi):
-        c = cash.iloc[cash_rows]
-        rows.append(_payments_frame(**{
-            Payments.payment_id: c[Payments.payment_id].to_numpy(),
-            Payments.customer_id: c[Payments.customer_id].to_numpy(),
-            Payments.payment_date: c[Payments.payment_date].to_numpy(),
-            Payments.amount: amt / _MILLI,
-            Payments.invoice_id: inv[Invoices.invoice_id].to_numpy()[inv_rows],
-            Payments.kind: c[Payments.kind].to_numpy(), Payments.currency: c[Payments.currency].to_numpy(),
-            Payments.source: c[Payments.source].to_numpy(), _INV: inv_rows, _CPOS: cash_rows}))
+    pi, pc_, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
+    inv_rows, cash_rows = io[pi], co[pc_]
+    parts_cash.append(cash_rows)
+    parts_inv.append(inv_rows.astype("int64"))
+    parts_amt.append(amt / _MILLI)
     fifo_alloc = np.bincount(cash_rows, weights=amt, minlength=len(cash)) / _MILLI
     rest = left - fifo_alloc
     un = np.flatnonzero(rest > tol)
-    if len(un):
-        c = cash.iloc[un]
-        rows.append(_payments_frame(**{
-            Payments.payment_id: c[Payments.payment_id], Payments.customer_id: c[Payments.customer_id],
-            Payments.payment_date: c[Payments.payment_date], Payments.amount: rest[un],
-            Payments.invoice_id: pd.Series(None, index=c.index, dtype=object), Payments.kind: c[Payments.kind],
-            Payments.currency: c[Payments.currency], Payments.source: c[Payments.source],
-            _INV: np.full(len(un), -1, dtype="int64"), _CPOS: un}))
+    parts_cash.append(un)
+    parts_inv.append(np.full(len(un), -1, dtype="int64"))
+    parts_amt.append(rest[un])
     allocated = explicit_alloc + fifo_alloc
     stats = {
         "unreferenced": int((has_ref & ~matched & ~hold).sum()),
@@ -1164,15 +1313,71 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
         "overpayments": int(((rest > tol) & (allocated > tol)).sum()),
         "unapplied_payments": int(((rest > tol) & (allocated <= tol)).sum()),
     }
-    parts = [settled] + rows
-    pay = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else settled
-    pay = pay[_PAY_COLUMNS + [_INV, _CPOS]]
-    # order: payment date, then settlement-date payments (by invoice) before cash rows (in their
-    # (payment_date, payment_id, source) order), then the invoices oldest first, unapplied last
-    inv_key = np.where(pay[_INV].to_numpy() < 0, len(inv), pay[_INV].to_numpy())
-    order = np.lexsort((inv_key, pay[_CPOS].to_numpy(), pay[Payments.payment_date].to_numpy()))
-    pay = pay.iloc[order].drop(columns=[_CPOS]).reset_index(drop=True)
-    return pay, stats
+    return _assemble_payments(inv, cash, settled, parts_cash, parts_inv, parts_amt), stats
+
+
+def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarray:
+    """``np.lexsort((invoice_id.astype(str), due, inv_date, d_open, queue_date, ig))``, with
+    the invoice numbers (``invoice_ids(positions)``) compared only where the other keys tie."""
+    keys = [ig, queue_date, d_open, inv_date, due]
+    n = len(ig)
+    if n == 0:
+        return np.arange(0)
+    order = np.lexsort(keys[::-1])
+    sk = [np.asarray(k)[order] for k in keys]
+    same = np.ones(n - 1, dtype=bool)
+    for k in sk:
+        same &= (k[1:] == k[:-1]) | ((k[1:] != k[1:]) & (k[:-1] != k[:-1]))  # NaT/NaN tie with NaT/NaN
+    if not same.any():
+        return order
+    tied = np.zeros(n, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    t = order[tied]
+    text = np.asarray(invoice_ids(t), dtype=object).astype(str)
+    _, rank = np.unique(text, return_inverse=True)
+    id_rank = np.zeros(n, dtype="int64")
+    id_rank[t] = rank.reshape(-1)
+    return np.lexsort((id_rank,) + tuple(keys[::-1]))
+
+
+def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
+                       parts_cash: list, parts_inv: list, parts_amt: list) -> pd.DataFrame:
+    """The payments table: the settlement-date payments and the allocations of the cash rows
+    (cash row, invoice position or -1 for unapplied, amount), ordered by payment date, then
+    settlement-date payments (by invoice) before cash rows (in their (payment_date,
+    payment_id, source) order), then the invoices oldest first, unapplied last. Each column
+    is taken once."""
+    ns = len(settled)
+    crow = np.concatenate(parts_cash).astype("int64")
+    ipos = np.concatenate(parts_inv).astype("int64")
+    n = ns + len(crow)
+    s_inv = settled[_INV].to_numpy(dtype="int64")
+    inv_all = np.concatenate([s_inv, ipos])
+    cpos = np.concatenate([settled[_CPOS].to_numpy(dtype="int64"), crow])
+    date = pd.concat([settled[Payments.payment_date], cash[Payments.payment_date]], ignore_index=True)
+    src = np.concatenate([np.arange(ns), ns + crow])  # row of settled+cash
+    inv_key = np.where(inv_all < 0, len(inv), inv_all)
+    order = np.lexsort((inv_key, cpos, date.to_numpy()[src]))
+    src, inv_all = src[order], inv_all[order]
+    from_settled = order < ns
+    # invoice numbers: the settled row's own, the allocated invoice's, missing for unapplied
+    inv_src = np.where(from_settled, src, np.where(inv_all >= 0, ns + inv_all, -1))
+    out = {}
+    for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
+        out[c] = _take(pd.concat([settled[c], cash[c]], ignore_index=True), src)
+    out[Payments.amount] = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
+                                          + [np.asarray(a, dtype=float) for a in parts_amt])[order]
+    out[Payments.invoice_id] = _take(pd.concat([settled[Payments.invoice_id], inv[Invoices.invoice_id]],
+                                               ignore_index=True), inv_src)
+    for c in (Payments.kind, Payments.currency, Payments.source):
+        out[c] = _take(pd.concat([settled[c], cash[c]], ignore_index=True), src)
+    pay = pd.DataFrame(out)
+    for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
+              Payments.currency, Payments.source):
+        pay[c] = _strings(pay[c])
+    pay[_INV] = inv_all
+    return pay[_PAY_COLUMNS + [_INV]]
 
 
 # ----------------------------------------------------------------------------- step 8
