@@ -204,8 +204,10 @@ def _prepare(invoices: pd.DataFrame, payments: pd.DataFrame | None) -> dict[str,
         return L
     _require(payments, _PAY_COLS, "payments")
     pay_inv = payments[Payments.invoice_id]
+    if not isinstance(pay_inv.dtype, pd.StringDtype):  # text already: nothing to convert
+        pay_inv = pay_inv.where(pay_inv.isna(), pay_inv.astype(str))
     # one hash join of allocation -> invoice position
-    pos = _positions(invoices[Invoices.invoice_id].astype(str), pay_inv.where(pay_inv.isna(), pay_inv.astype(str)))
+    pos = _positions(invoices[Invoices.invoice_id].astype(str), pay_inv)
     p_day = _day_numbers(payments[Payments.payment_date])
     pos[p_day >= _FAR_FUTURE] = -1  # an allocation without a date cannot be placed in time
     if Payments.kind in payments.columns:
