@@ -147,13 +147,31 @@ def _ymd(year, month, day) -> np.ndarray:
     return out
 
 
-def _num(col: pd.Series) -> np.ndarray:
+def _num(col: pd.Series | pa.Array) -> np.ndarray:
     """Digits-only strings to float (NaN where missing)."""
+    arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else pa.array(col.astype(_STR).array)
     try:
-        arr = pc.cast(pa.array(col.astype(_STR).array), pa.float64())
-        return arr.to_numpy(zero_copy_only=False)
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if not isinstance(col, pd.Series):
+            col = pd.Series(pd.array(arr, dtype=_STR))
         return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    """The Arrow array behind a string Series (one chunk)."""
+    arr = pa.array(text.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _match_arrow(arr: pa.Array, pattern: str) -> np.ndarray:
+    """:func:`_match` on an Arrow string array."""
+    pattern = pattern if pattern.startswith("^") else "^(?:" + pattern + ")$"
+    return pc.match_substring_regex(arr, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _bool(arr: pa.Array) -> np.ndarray:
+    return arr.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _full_year(y: np.ndarray, digits: np.ndarray) -> np.ndarray:
@@ -643,74 +661,91 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
                            decimal=".", note="numbers already in the file")
 
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    uniq = np.asarray(uniques, dtype=object)
-    n = len(uniq)
+    n = len(uniques)
     out = np.full(n, np.nan)
-    cur = np.full(n, None, dtype=object)
-    native = _is_number_like(uniq) if n and pd.api.types.infer_dtype(uniq) != "string" else np.zeros(n, bool)
-    if native.any():
-        out[native] = uniq[native].astype("float64")
-    text = _as_text(uniq).mask(pd.Series(native), "")
+    if isinstance(getattr(uniques, "dtype", None), pd.StringDtype):
+        # Arrow-backed strings (the readers' cells): no Python object per distinct value
+        native = np.zeros(n, dtype=bool)
+        text = _as_text(uniques)
+    else:
+        uniq = np.asarray(uniques, dtype=object)
+        native = _is_number_like(uniq) if n and pd.api.types.infer_dtype(uniq) != "string" else np.zeros(n, bool)
+        if native.any():
+            out[native] = uniq[native].astype("float64")
+        text = _as_text(uniq).mask(pd.Series(native), "")
     blank = _is_missing_text(text) & ~native
+    src = _arrow(text)
 
-    # fast path for the common plain form ("-1234.50", "1,234.56"); the full pattern
-    # (currencies, brackets, trailing signs, CR) only runs on the rest
-    plain = _match(text, r"-?\d[\d.,]*") & ~native
-    # second fast path, the dollar form ("$1,250.00", "($40.00)"): for these values the full
-    # pattern's groups are o = "(" if present, c1 = "$", n = the digits, cl = ")" if present
-    dollar = _match(text, r"\(?\$\d(?:[\d.,]*\d)?\)?") & ~native & ~plain
-    g = _extract(text, _RE_AMOUNT, ~plain & ~dollar)
+    # per distinct value: the number part, signs, brackets and currency. Two fast paths
+    # in Arrow: the plain form ("-1234.50", "1,234.56") and the dollar form ("$1,250.00",
+    # "($40.00)"); the full pattern (currencies, brackets, trailing signs, CR) only runs on
+    # the rest
+    plain = _match_arrow(src, r"-?\d[\d.,]*") & ~native
+    dollar = _match_arrow(src, r"\(?\$\d(?:[\d.,]*\d)?\)?") & ~native & ~plain
+    hit = plain | dollar
+    minus = np.zeros(n, dtype=np.int64)
+    pluses = np.zeros(n, dtype=np.int64)
+    opened = np.zeros(n, dtype=bool)
+    closed = np.zeros(n, dtype=bool)
+    credit = np.zeros(n, dtype=bool)
+    bad_currency = np.zeros(n, dtype=bool)
+    code = np.full(n, None, dtype=object)
+    empty = pa.scalar("", src.type)
+    num = pa.repeat(empty, n) if n else pa.array([], src.type)
     if plain.any():
-        neg = text.str.startswith("-").to_numpy(dtype=bool, na_value=False)
-        g["n"] = g["n"].where(~plain, text.str.lstrip("-"))
-        g["s1"] = g["s1"].where(~(plain & neg), "-")
+        # for these values the full pattern's groups are s1 = "-" if present, n = the digits
+        minus += plain & _bool(pc.starts_with(src, "-"))
+        num = pc.if_else(pa.array(plain), pc.replace_substring_regex(src, r"^-", ""), num)
     if dollar.any():
-        opens = text.str.startswith("(").to_numpy(dtype=bool, na_value=False)
-        closes = text.str.endswith(")").to_numpy(dtype=bool, na_value=False)
-        src = pa.array(text.array)
-        arr = pc.if_else(pa.array(dollar), src, pa.scalar(None, type=src.type))
-        digits = pc.replace_substring_regex(arr, r"^\(?\$|\)$", "")
-        g["n"] = g["n"].where(~dollar, pd.Series(pd.array(digits, dtype=_STR), index=text.index))
-        g["c1"] = g["c1"].where(~dollar, "$")
-        g["o"] = g["o"].where(~(dollar & opens), "(")
-        g["cl"] = g["cl"].where(~(dollar & closes), ")")
-    hit = g["n"].notna().to_numpy() & ~native
-    minus = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
-                for k in ("s1", "s2", "s3", "s4", "s5"))
-    opened = g["o"].notna().to_numpy()
-    closed = g["cl"].notna().to_numpy()
-    credit = g["cr"].fillna("").str.upper().str.startswith("CR").to_numpy(dtype=bool, na_value=False)
+        # o = "(" if present, c1 = "$", n = the digits, cl = ")" if present
+        opened |= dollar & _bool(pc.starts_with(src, "("))
+        closed |= dollar & _bool(pc.ends_with(src, ")"))
+        code[dollar] = _SYMBOLS["$"]
+        num = pc.if_else(pa.array(dollar), pc.replace_substring_regex(src, r"^\(?\$|\)$", ""), num)
+    rest = np.flatnonzero(~hit & ~native)
+    if len(rest):
+        sub = text.iloc[rest].reset_index(drop=True)
+        g = _extract(sub, _RE_AMOUNT)
+        hit[rest] = g["n"].notna().to_numpy()
+        minus[rest] = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
+                          for k in ("s1", "s2", "s3", "s4", "s5"))
+        opened[rest] = g["o"].notna().to_numpy()
+        closed[rest] = g["cl"].notna().to_numpy()
+        credit[rest] = g["cr"].fillna("").str.upper().str.startswith("CR").to_numpy(dtype=bool, na_value=False)
+        pluses[rest] = sum((g[k] == "+").to_numpy(dtype=bool, na_value=False) for k in ("s1", "s2", "s3"))
+        # currency from either side; both sides must agree; codes must be real ISO codes
+        raw_c = [g[k].fillna("") for k in ("c1", "c2")]
+        iso = []
+        bad = np.zeros(len(rest), dtype=bool)
+        for c in raw_c:
+            sym = c.map(_SYMBOLS)
+            up = c.str.upper()
+            one = up.where(up.isin(_ISO_CURRENCIES))
+            one = one.where(one.notna(), sym)
+            bad |= ((c != "") & one.isna()).to_numpy(dtype=bool)
+            iso.append(one)
+        both = iso[0].notna() & iso[1].notna()
+        bad |= (both & (iso[0] != iso[1])).to_numpy(dtype=bool, na_value=False)
+        bad_currency[rest] = bad
+        code[rest] = iso[0].where(iso[0].notna(), iso[1]).to_numpy(dtype=object, na_value=None)
+        num = pc.replace_with_mask(num, pa.array(np.isin(np.arange(n), rest)),
+                                   pa.array(g["n"].fillna("").to_numpy(dtype=object), type=num.type))
     negs = minus + (opened & closed) + credit
-    pluses = sum((g[k] == "+").to_numpy(dtype=bool, na_value=False) for k in ("s1", "s2", "s3"))
     ok = hit & (opened == closed) & (negs <= 1) & ~((negs == 1) & (pluses > 0)) & (pluses <= 1)
-
-    # currency from either side; both sides must agree; codes must be real ISO codes
-    raw_c = [g[k].fillna("") for k in ("c1", "c2")]
-    iso = []
-    for c in raw_c:
-        sym = c.map(_SYMBOLS)
-        up = c.str.upper()
-        code = up.where(up.isin(_ISO_CURRENCIES))
-        code = code.where(code.notna(), sym)
-        bad = (c != "") & code.isna()
-        ok &= ~bad.to_numpy(dtype=bool)
-        iso.append(code)
-    both = iso[0].notna() & iso[1].notna()
-    ok &= ~(both & (iso[0] != iso[1])).to_numpy(dtype=bool, na_value=False)
-    code = iso[0].where(iso[0].notna(), iso[1])
+    ok &= ~bad_currency
 
     # number part: classify the separators
-    num = g["n"].fillna("")
-    grouped = _match(num, ".*[" + _SPACES + "].*")
-    grouped_ok = _match(num, _N_GROUPED)
-    ok &= ~grouped | grouped_ok
-    core = num.str.replace("[" + _SPACES + "]", "", regex=True)
-    is_int = _match(core, _N_INT)
-    is_sci = _match(core, _N_SCI)
-    ambig = (_match(core, _N_AMBIG) & ~grouped)
+    grouped = _match_arrow(num, ".*[" + _SPACES + "].*")
+    core = num
+    if grouped.any():
+        ok &= ~grouped | _match_arrow(num, _N_GROUPED)
+        core = pc.replace_substring_regex(num, "[" + _SPACES + "]", "")
+    is_int = _match_arrow(core, _N_INT)
+    is_sci = _match_arrow(core, _N_SCI)
+    ambig = (_match_arrow(core, _N_AMBIG) & ~grouped)
     # after space grouping a single separator is the decimal one
-    point = (_match(core, _N_POINT) & ~ambig) & ~is_sci
-    comma = (_match(core, _N_COMMA) & ~ambig)
+    point = (_match_arrow(core, _N_POINT) & ~ambig) & ~is_sci
+    comma = (_match_arrow(core, _N_COMMA) & ~ambig)
     ok &= is_int | is_sci | ambig | point | comma
 
     usable = ok & ~blank
@@ -759,15 +794,15 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
         note = f"decimal {'point' if decimal == '.' else 'comma'} as configured"
 
     if decimal == ".":
-        clean = core.str.replace(",", "", regex=False)
+        clean = pc.replace_substring(core, ",", "")
     else:
-        clean = core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    clean = clean.where(~pd.Series(is_sci), core)
-    magnitude = _num(clean.where(pd.Series(usable), None))
+        clean = pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
+    clean = pc.if_else(pa.array(is_sci), core, clean)
+    magnitude = _num(pc.if_else(pa.array(usable), clean, pa.scalar(None, clean.type)))
     sign = np.where(negs >= 1, -1.0, 1.0)
     parsed = np.where(usable, sign * magnitude, np.nan)
     out = np.where(native, out, parsed)
-    cur = np.where(usable, code.to_numpy(dtype=object, na_value=None), None)
+    cur = np.where(usable, code, None)
 
     # back to the rows: one take per result, the missing-value code -1 picking the extra
     # last element (NaN / blank / no currency)

@@ -36,7 +36,6 @@ import codecs
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,6 @@ _REEXPORT_HINT = ("Re-export the file as CSV UTF-8 (in Excel: Save As > 'CSV UTF
                   "the encoding explicitly.")
 
 
-@dataclass
 class Grid:
     """A file's content as strings, before any header interpretation.
 
@@ -80,18 +78,45 @@ class Grid:
     typed : pandas.DataFrame or None
         Excel/Parquet only: the same grid with native types (datetime, float), same shape
         and labels as ``cells``.
+    arrow : list of pyarrow.Array or None
+        Regular text files read by ``pyarrow.csv``: the same cells as Arrow string arrays,
+        one per column (no Python string per cell). ``cells`` is then built from them
+        only when first asked for; the readers use these arrays directly.
     """
 
-    file: str
-    cells: pd.DataFrame
-    rows: np.ndarray
-    encoding: str | None
-    delimiter: str | None
-    sheet: str | None
-    typed: pd.DataFrame | None = None
+    def __init__(self, file: str, cells: pd.DataFrame | None, rows: np.ndarray, encoding: str | None,
+                 delimiter: str | None, sheet: str | None, typed: pd.DataFrame | None = None,
+                 arrow: list[pa.Array] | None = None):
+        if cells is None and arrow is None:
+            raise ValueError("a Grid needs cells or Arrow columns")
+        self.file = file
+        self._cells = cells
+        self.rows = rows
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.sheet = sheet
+        self.typed = typed
+        self.arrow = arrow
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        if self._cells is None:
+            self._cells = pd.DataFrame({i: _to_objects(col) for i, col in enumerate(self.arrow)},
+                                       index=pd.RangeIndex(len(self.rows)), dtype=object)
+        return self._cells
+
+    @cells.setter
+    def cells(self, value: pd.DataFrame) -> None:
+        self._cells = value
+        self.arrow = None
 
     def __len__(self) -> int:
-        return len(self.cells)
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        ncols = len(self.arrow) if self._cells is None else self._cells.shape[1]
+        return (f"Grid(file={self.file!r}, shape=({len(self)}, {ncols}), encoding={self.encoding!r}, "
+                f"delimiter={self.delimiter!r}, sheet={self.sheet!r})")
 
 
 def read_grid(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
@@ -309,12 +334,13 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
     if delim != "|":
         fast = _read_text_arrow(text, data if enc == "utf-8" and not crlf else None, delim)
         if fast is not None:
-            cells, rows = fast
-            if (cells.iloc[:, -1] == "").all():  # rare: an all-empty last column
-                cells = _trim_right(cells, keep=_max_fields_upper_bound(text, delim)[1])
-            cells.columns = range(cells.shape[1])
-            return Grid(file=file, cells=cells, rows=rows, encoding=enc, delimiter=delim,
-                        sheet=None, typed=None)
+            columns, rows = fast
+            if _all_empty(columns[-1]):  # rare: an all-empty last column
+                keep = max(_max_fields_upper_bound(text, delim)[1], 1)
+                while len(columns) > keep and _all_empty(columns[-1]):
+                    columns = columns[:-1]
+            return Grid(file=file, cells=None, rows=rows, encoding=enc, delimiter=delim,
+                        sheet=None, typed=None, arrow=columns)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
     try:
@@ -344,14 +370,15 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
 
 
 def _read_text_arrow(text: str, raw: bytes | None, delim: str
-                     ) -> tuple[pd.DataFrame, np.ndarray] | None:
+                     ) -> tuple[list[pa.Array], np.ndarray] | None:
     """Fast path for regular files: ``pyarrow.csv`` reads every column as strings.
 
     ``text`` is the decoded file with ``\\n`` line ends; ``raw`` its UTF-8 bytes when
-    they are the file's own bytes (saves re-encoding). Returns ``(cells, rows)`` exactly as
-    the C-parser path would, or None when the file is not regular -- ragged lines (title
-    lines with fewer fields), a quoted field spanning lines, an unterminated quote -- so
-    the caller falls back to the general path. Blank lines are skipped by Arrow and put
+    they are the file's own bytes (saves re-encoding). Returns ``(columns, rows)``: one Arrow
+    string array per column holding exactly the cells the C-parser path would give, or None
+    when the file is not regular -- ragged lines (title lines with fewer fields), a quoted
+    field spanning lines, an unterminated quote -- so the caller falls back to the general
+    path. Blank lines are skipped by Arrow and put
     back as all-empty rows at their physical line numbers.
     """
     if raw is None:
@@ -399,33 +426,61 @@ def _read_text_arrow(text: str, raw: bytes | None, delim: str
                         keep_default_na=False, na_filter=False, engine="c", index_col=False)
         except (pd.errors.ParserError, ValueError):
             return None
-    blank_lines = len(nonblank) != nlines
-    out = {}
-    for i, col in enumerate(table.columns):
-        values = _to_objects(col)
-        if blank_lines:
-            full = np.full(nlines, "", dtype=object)
-            full[nonblank] = values
-            values = full
-        out[i] = values
-    cells = pd.DataFrame(out, index=pd.RangeIndex(nlines), dtype=object)
-    return cells, np.arange(1, nlines + 1, dtype=np.int64)
+    columns = list(table.columns)  # chunked as read: no copy
+    if len(nonblank) != nlines:
+        columns = [_with_blank_lines(col, nonblank, nlines) for col in columns]
+    return columns, np.arange(1, nlines + 1, dtype=np.int64)
 
 
-def _to_objects(col: pa.ChunkedArray) -> np.ndarray:
+def _with_blank_lines(col: pa.ChunkedArray, nonblank: np.ndarray, nlines: int) -> pa.ChunkedArray:
+    """Put all-empty cells back at the blank lines: ``col`` holds the cells of the lines at
+    positions ``nonblank``; the result has ``nlines`` cells. Zero-copy slices of ``col``
+    around runs of blank lines when there are few runs, else one take."""
+    is_blank = np.ones(nlines, dtype=bool)
+    is_blank[nonblank] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], is_blank.view(np.int8), [0]))))
+    starts, stops = edges[0::2], edges[1::2]  # runs of blank lines [start, stop)
+    if len(starts) > 1000:
+        pick = np.full(nlines, -1, dtype=np.int64)
+        pick[nonblank] = np.arange(len(nonblank), dtype=np.int64)
+        return pc.fill_null(col.take(pa.array(pick, mask=pick < 0)), "")
+    chunks, taken, line = [], 0, 0
+    for start, stop in zip(starts, stops):
+        k = int(start - line)  # data lines before this run
+        if k:
+            chunks.extend(col.slice(taken, k).chunks)
+            taken += k
+        chunks.append(pa.array([""] * int(stop - start), type=col.type))
+        line = int(stop)
+    if taken < len(col):
+        chunks.extend(col.slice(taken).chunks)
+    return pa.chunked_array(chunks, type=col.type)
+
+
+def _all_empty(col: pa.Array | pa.ChunkedArray) -> bool:
+    return len(col) == 0 or pc.max(pc.binary_length(col)).as_py() == 0
+
+
+def _to_objects(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """An Arrow string column as an object array of Python strings.
 
     Columns that repeat few values (types, dates, customers) are dictionary-encoded first,
     so each distinct string becomes one Python object shared by its rows: faster and much
     smaller than one object per cell. Mostly-distinct columns (document numbers) convert
-    directly.
+    directly. Nulls become None.
     """
     n = len(col)
     head = col.slice(0, min(n, 20_000))
     if n > 1000 and pc.count_distinct(head).as_py() < 0.3 * len(head):
-        enc = pc.dictionary_encode(col).combine_chunks()
+        enc = pc.dictionary_encode(col)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
         uniques = enc.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
-        return uniques[enc.indices.to_numpy(zero_copy_only=False)]
+        indices = enc.indices
+        if indices.null_count:  # missing cells become None
+            uniques = np.append(uniques, None)
+            indices = pc.fill_null(indices, len(uniques) - 1)
+        return uniques[indices.to_numpy(zero_copy_only=False)]
     return col.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 

@@ -28,8 +28,11 @@ from pathlib import Path
 from ...settings import IngestSettings
 from ..mapping import Mapping, load_mapping
 from ..textio import read_grid
-from ._base import ReadResult, grid_cells, norm_header
-from .detect import detect_layout, unknown_layout_error
+import numpy as np
+
+from ...errors import InputError
+from ._base import ReadResult, arrow_cells, grid_cells, norm_header
+from .detect import HEADER_SCAN_ROWS, detect_layout, unknown_layout_error
 from .quickbooks import read_quickbooks
 from .sap import read_sap
 from .tabular import read_generic, read_invoices, read_mapped, read_payments, read_transactions
@@ -48,6 +51,8 @@ _READERS = {
     "xero_aged_receivables": read_xero_aged,
     "sap_fbl5n": read_sap,
 }
+#: layouts whose readers also take the cells as Arrow arrays (regular text files)
+_ARROW_READY = ("generic", "transactions", "invoices", "payments")
 #: every layout name a ReadResult may carry
 LAYOUTS = tuple(_READERS) + ("mapping",)
 
@@ -98,6 +103,19 @@ def read_grid_result(grid, *, mapping: Mapping | None = None, settings: IngestSe
         notes.append(f"encoding {grid.encoding}")
     if getattr(grid, "delimiter", None) not in (None, ","):
         notes.append(f"separator {grid.delimiter!r}")
+    fast = arrow_cells(grid)
+    if fast is not None:
+        # a regular text file: plain tables are read from the Arrow columns (no Python
+        # string per cell); the layout is recognised on the first rows, exactly as on the
+        # whole grid (it only looks there). Anything else takes the general path below.
+        if mapping is not None:
+            return read_mapped(grid, fast, mapping, settings, notes)
+        try:
+            name, header_idx = detect_layout(grid, cells=fast.frame(np.arange(min(len(fast), HEADER_SCAN_ROWS * 4))))
+        except InputError:
+            name = None  # the general path raises the same error, from the whole grid
+        if name in _ARROW_READY:
+            return _READERS[name](grid, fast, header_idx, settings, notes)
     cells = grid_cells(grid)
     if mapping is not None:
         return read_mapped(grid, cells, mapping, settings, notes)

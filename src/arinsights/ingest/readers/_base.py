@@ -29,6 +29,7 @@ from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
 from ..parsing import normalise_ids, parse_amounts, parse_date_columns, parse_flags
+from ..textio import _to_objects
 
 T = Transactions
 
@@ -111,15 +112,110 @@ def squash_spaces(values: pd.Series) -> pd.Series:
     return values.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def blank_mask(cells: pd.DataFrame) -> np.ndarray:
-    """True for rows whose every cell is empty (cells as :func:`grid_cells` gives them)."""
+class ArrowCells:
+    """The grid's cells as trimmed Arrow string arrays, one per column: the same values as
+    :func:`grid_cells` gives, without one Python string per cell.
+
+    The tabular readers and :func:`finish` accept this in place of the ``cells`` frame (see
+    :func:`arrow_cells`); the helpers of this module (:func:`blank_mask`,
+    :func:`row_values`, :func:`cell_values`, ...) take either.
+    """
+
+    def __init__(self, columns: list[pa.Array | pa.ChunkedArray], n: int):
+        self.columns = list(columns)
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, len(self.columns)
+
+    def frame(self, idx) -> pd.DataFrame:
+        """The cells of the rows at positions ``idx`` as an object frame (for a few rows)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        take = pa.array(idx)
+        return pd.DataFrame({i: col.take(take).to_numpy(zero_copy_only=False).astype(object, copy=False)
+                             for i, col in enumerate(self.columns)}, index=pd.Index(idx), dtype=object)
+
+
+def arrow_cells(grid) -> ArrowCells | None:
+    """The grid's cells as :class:`ArrowCells` when the grid carries Arrow columns (regular
+    text files), else None. Trimmed once and kept on the grid."""
+    columns = getattr(grid, "arrow", None)
+    if columns is None:
+        return None
+    cached = getattr(grid, "_trimmed", None)
+    if cached is None or cached[0] is not columns:
+        cached = (columns, ArrowCells([pc.utf8_trim_whitespace(col) for col in columns], len(grid.rows)))
+        grid._trimmed = cached
+    return cached[1]
+
+
+def _empty(col: pa.Array) -> np.ndarray:
+    """True where a string array's cell is ""."""
+    return pc.equal(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
+
+
+def column_array(cells, pos: int) -> pa.Array:
+    """One column of the cells as an Arrow string array ("" for empty)."""
+    if isinstance(cells, ArrowCells):
+        return cells.columns[pos]
+    values = cells.iloc[:, pos].to_numpy(dtype=object)
+    return pc.fill_null(pa.array(values, type=pa.string(), from_pandas=True), "")
+
+
+def row_values(cells, idx: int) -> list:
+    """The cells of one row as a list."""
+    if isinstance(cells, ArrowCells):
+        return [col[int(idx)].as_py() for col in cells.columns]
+    return cells.iloc[idx].tolist()
+
+
+def cell_values(cells, idx: np.ndarray, pos: int) -> np.ndarray:
+    """The cells of column ``pos`` at row positions ``idx`` (object array)."""
+    if isinstance(cells, ArrowCells):
+        return _take_objects(cells.columns[pos], idx)
+    return cells.iloc[idx, pos].to_numpy(dtype=object)
+
+
+def rows_frame(cells, idx: np.ndarray) -> pd.DataFrame:
+    """The cells of the rows at positions ``idx`` as an object frame."""
+    if isinstance(cells, ArrowCells):
+        return cells.frame(idx)
+    return cells.iloc[idx]
+
+
+def _take_objects(arr: pa.Array, idx) -> np.ndarray:
+    idx = np.asarray(idx, dtype=np.int64)
+    if len(idx) == 0:
+        return np.array([], dtype=object)
+    return arr.take(pa.array(idx)).to_numpy(zero_copy_only=False).astype(object, copy=False)
+
+
+def blank_mask(cells, columns: list[int] | None = None) -> np.ndarray:
+    """True for rows whose every cell is empty (cells as :func:`grid_cells` gives them),
+    looking only at ``columns`` (positions) when given."""
+    if isinstance(cells, ArrowCells):
+        out = np.ones(len(cells), dtype=bool)
+        for pos in range(cells.shape[1]) if columns is None else columns:
+            out &= _empty(cells.columns[pos])
+        return out
+    if columns is not None:
+        cells = cells.iloc[:, columns]
     if cells.shape[1] == 0:
         return np.ones(len(cells), dtype=bool)
     return (cells.to_numpy(dtype=object) == "").all(axis=1)
 
 
-def nonblank_count(cells: pd.DataFrame) -> np.ndarray:
+def nonblank_count(cells) -> np.ndarray:
     """Number of non-empty cells in each row."""
+    if isinstance(cells, ArrowCells):
+        out = np.zeros(len(cells), dtype=np.int64)
+        for col in cells.columns:
+            out += ~_empty(col)
+        return out
     return (cells.to_numpy(dtype=object) != "").sum(axis=1)
 
 
@@ -127,11 +223,17 @@ def grid_cells(grid) -> pd.DataFrame:
     """The grid's cells as stripped Python strings ("" for empty), object dtype, positional
     index 0..n-1.
 
-    Every reader works on this one copy. Columns are object dtype on purpose: pandas 3
-    would otherwise convert back and forth between Arrow strings and Python objects at
-    every step, which dominates the time on large files. White space is trimmed by Arrow,
-    and only the cells that had any are replaced.
+    Every reader works on this one copy (or on its Arrow form, :func:`arrow_cells`).
+    Columns are object dtype on purpose: pandas 3 would otherwise convert back and forth
+    between Arrow strings and Python objects at every step, which dominates the time on
+    large files. White space is trimmed by Arrow, and only the cells that had any are
+    replaced.
     """
+    fast = arrow_cells(grid)
+    if fast is not None:
+        out = {i: _to_objects(col) for i, col in enumerate(fast.columns)}
+        return pd.DataFrame(out, index=pd.RangeIndex(len(fast)), dtype=object) if out \
+            else pd.DataFrame(index=pd.RangeIndex(len(fast)))
     cells = grid.cells
     out = {}
     for i, name in enumerate(cells.columns):
@@ -158,15 +260,20 @@ def grid_cells(grid) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(cells))) if out else pd.DataFrame(index=pd.RangeIndex(len(cells)))
 
 
-def header_rows_like(cells: pd.DataFrame, header_idx: int) -> np.ndarray:
+def header_rows_like(cells, header_idx: int) -> np.ndarray:
     """True for rows (after the header) that repeat the header (page breaks in text exports)."""
-    values = cells.to_numpy(dtype=object)
-    same = (values == values[header_idx]).all(axis=1)
+    if isinstance(cells, ArrowCells):
+        same = np.ones(len(cells), dtype=bool)
+        for col, value in zip(cells.columns, row_values(cells, header_idx)):
+            same &= pc.equal(col, value).to_numpy(zero_copy_only=False)
+    else:
+        values = cells.to_numpy(dtype=object)
+        same = (values == values[header_idx]).all(axis=1)
     same[: header_idx + 1] = False
     return same
 
 
-def base_rules(cells: pd.DataFrame, header_idx: int) -> pd.Series:
+def base_rules(cells, header_idx: int) -> pd.Series:
     """Skip rules every layout shares: rows before the header are "title" (or "blank"),
     the header row and its repeats are "header", empty rows are "blank".
 
@@ -183,7 +290,8 @@ def base_rules(cells: pd.DataFrame, header_idx: int) -> pd.Series:
     rules[header_rows_like(cells, header_idx)] = RULE_HEADER
     rules[header_idx] = RULE_HEADER
     rules[blank] = RULE_BLANK
-    return pd.Series(rules, index=cells.index, dtype=object)
+    return pd.Series(rules, index=cells.index if isinstance(cells, pd.DataFrame) else pd.RangeIndex(n),
+                     dtype=object)
 
 
 @dataclass
@@ -259,15 +367,9 @@ def parse_terms(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return days, failed
 
 
-def _col(cells: pd.DataFrame, pos: int | None, idx: np.ndarray) -> pd.Series:
-    if pos is None:
-        return pd.Series([""] * len(idx), index=idx, dtype=object)
-    return cells.iloc[idx, pos]
-
-
-def _raw(cells: pd.DataFrame, headers: list[str], idx: np.ndarray) -> pd.Series:
+def _raw(cells, headers: list[str], idx: np.ndarray) -> pd.Series:
     """'column=value; column=value' text of the given rows (non-empty cells only)."""
-    values = cells.iloc[idx].to_numpy(dtype=object)
+    values = rows_frame(cells, idx).to_numpy(dtype=object)
     out = np.full(len(idx), "", dtype=object)
     for pos, name in enumerate(headers):
         vals = values[:, pos]
@@ -278,7 +380,7 @@ def _raw(cells: pd.DataFrame, headers: list[str], idx: np.ndarray) -> pd.Series:
     return pd.Series(out, index=idx, dtype=object)
 
 
-def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
+def finish(grid, cells, layout: Layout, settings: IngestSettings,
            extra_notes: list[str] | None = None) -> ReadResult:
     """Parse the data rows of a grid as the layout says and build the :class:`ReadResult`.
 
@@ -286,8 +388,8 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
     ----------
     grid : Grid
         The file (from :func:`~arinsights.ingest.textio.read_grid`).
-    cells : pandas.DataFrame
-        The grid's cells as :func:`grid_cells` gives them.
+    cells : pandas.DataFrame or ArrowCells
+        The grid's cells as :func:`grid_cells` (or :func:`arrow_cells`) gives them.
     layout : Layout
         The reader's decisions.
     settings : IngestSettings
@@ -298,17 +400,31 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
     Returns
     -------
     ReadResult
+
+    Notes
+    -----
+    The data rows' cells are handled as Arrow string arrays (one per column used); Python
+    strings are made only for the output columns and for the rows that need a message.
     """
     file = str(grid.file)
     rows = np.asarray(grid.rows, dtype=np.int64)
     n = len(cells)
-    headers = [str(h).strip() for h in cells.iloc[layout.header_idx].tolist()] if n else []
+    headers = [str(h).strip() for h in row_values(cells, layout.header_idx)] if n else []
     notes = list(extra_notes or []) + list(layout.notes)
     f = layout.fields
 
     rules = layout.rules.to_numpy(dtype=object)
-    data_idx = np.flatnonzero(pd.isna(rules))
-    skip_idx = np.flatnonzero(~pd.isna(rules))
+    is_rule = ~pd.isna(rules)
+    data_idx = np.flatnonzero(~is_rule)
+    skip_idx = np.flatnonzero(is_rule)
+
+    full: dict[int, pa.Array] = {}
+
+    def rows_of(pos: int, mask: np.ndarray) -> pa.Array:
+        """The cells of column ``pos`` in the rows where ``mask`` is True (Arrow strings)."""
+        if pos not in full:
+            full[pos] = column_array(cells, pos)
+        return full[pos].filter(pa.array(mask))
 
     # amounts: parsed for every row after the header that is data or a structural row that
     # may carry one (subtotals, totals, voided documents), so skipped amounts reconcile.
@@ -321,11 +437,12 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         carry[layout.header_idx + 1:] = True
         carry &= ~np.isin(rules, [RULE_HEADER, RULE_RULER, RULE_BLANK, RULE_TITLE])
         carry_idx = np.flatnonzero(carry)
-        is_data = np.isin(carry_idx, data_idx)
+        is_data = ~is_rule[carry_idx]
         # the decimal separator is decided on data rows; structural rows reuse the decision
         on = carry_idx[is_data]
-        ap = parse_amounts(_obj(cells[amount_pos].to_numpy(dtype=object)[on]), decimal=layout.decimal,
-                           column=headers[amount_pos],
+        on_mask = np.zeros(n, dtype=bool)
+        on_mask[on] = True
+        ap = parse_amounts(_text(rows_of(amount_pos, on_mask)), decimal=layout.decimal, column=headers[amount_pos],
                            file=file, rows=rows[on])
         amount_all[on] = ap.values.to_numpy(dtype=float)
         amount_failed[on] = ap.failed.to_numpy(dtype=bool)
@@ -334,7 +451,7 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         if len(off):
             decided = ap.decimal if len(on) else layout.decimal
             try:
-                sp = parse_amounts(_obj(cells[amount_pos].to_numpy(dtype=object)[off]), decimal=decided,
+                sp = parse_amounts(_obj(cell_values(cells, off, amount_pos)), decimal=decided,
                                    column=headers[amount_pos], file=file)
                 amount_all[off] = sp.values.to_numpy(dtype=float)
             except InputError:
@@ -342,14 +459,20 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         if ap.note and len(on):
             notes.append(ap.note)
 
-    # --- data rows: numpy arrays aligned with d (positions of the data rows in the grid) ---
+    # --- data rows: arrays aligned with d (positions of the data rows in the grid) ---
     d = data_idx
     nd = len(d)
+    blank = pa.array([""] * nd, type=pa.string()) if nd < 2 else pa.repeat(pa.scalar("", pa.string()), nd)
 
-    def column(pos: int | None) -> np.ndarray:
+    data_columns: dict[int, pa.Array] = {}
+
+    def column(pos: int | None) -> pa.Array:
+        """The data rows' cells of a grid column (Arrow strings, "" for empty)."""
         if pos is None:
-            return np.full(nd, "", dtype=object)
-        return cells[pos].to_numpy(dtype=object)[d]
+            return blank
+        if pos not in data_columns:
+            data_columns[pos] = rows_of(pos, ~is_rule)
+        return data_columns[pos]
 
     get = {name: column(f.get(name)) for name in
            [T.document_id, T.customer_id, T.customer_name, T.currency, T.disputed, T.applied_to, T.line_of,
@@ -361,11 +484,11 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         for name in ID_FIELDS:
             if f.get(name) is not None:
                 native = normalise_ids(typed.iloc[d, f[name]].reset_index(drop=True)).to_numpy(dtype=object)
-                get[name] = np.where(pd.isna(native), "", native)
+                get[name] = _arrow_text(np.where(pd.isna(native), "", native))
     for name, series in layout.fill.items():
         filler = series.iloc[d].to_numpy(dtype=object)
-        filler = np.where(pd.isna(filler), "", filler)
-        get[name] = np.where(get[name] == "", filler, get[name])
+        filler = _arrow_text(np.where(pd.isna(filler), "", filler))
+        get[name] = pc.if_else(pc.equal(get[name], ""), filler, get[name])
 
     reasons = np.full(nd, "", dtype=object)
 
@@ -378,15 +501,15 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         cur = reasons[pos]
         reasons[pos] = np.where(cur == "", text, cur + "; " + text)
 
-    def quoted(label: str, values: np.ndarray, what: str):
-        return lambda pos: f"{label} '" + values[pos] + f"' {what}"
+    def quoted(label: str, values: pa.Array, what: str):
+        return lambda pos: f"{label} '" + _take_objects(values, pos) + f"' {what}"
 
     # text files: a data row with values beyond the last column name was split by an
     # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
     # rows have such values, the file has a column without a name instead: noted, ignored.
     width = max((i + 1 for i, h in enumerate(headers) if h), default=0)
     if getattr(grid, "delimiter", None) is not None and nd and 0 < width < cells.shape[1]:
-        tail = cells.iloc[d, width:].to_numpy(dtype=object) != ""
+        tail = np.column_stack([~_empty(column(pos)) for pos in range(width, cells.shape[1])])
         ragged = tail.any(axis=1)
         if ragged.sum() * 2 > nd:
             notes.append(f"{int(ragged.sum())} of {nd} rows have values after the last named column "
@@ -395,7 +518,7 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
             n_values = width + tail.shape[1] - np.argmax(tail[:, ::-1], axis=1)
 
             def too_many(pos):
-                extra = cells.iloc[d[pos], width:].to_numpy(dtype=object)
+                extra = rows_frame(cells, d[pos]).iloc[:, width:].to_numpy(dtype=object)
                 shown = ["'" + "', '".join(v for v in row if v != "") + "'" for row in extra]
                 return np.array([f"the row has {k} values but the header has {width} columns (extra: {x}); an "
                                  "unquoted comma in a value such as 1,250.00 or 'Acme, Inc' shifts the columns: "
@@ -405,8 +528,8 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
             add(ragged, too_many)
 
     kind = layout.kind.iloc[d].to_numpy(dtype=object, copy=True)
-    kind[pd.isna(kind)] = None
     no_kind = pd.isna(kind)
+    kind[no_kind] = None
     if layout.kind_reason is not None:
         add(no_kind, lambda pos: layout.kind_reason(d[pos]))
     else:
@@ -419,7 +542,7 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         # column names as in the file (for the notes), made unique if the file repeats one
         label = {pos: headers[pos] if headers.count(headers[pos]) == 1 else f"{headers[pos]} (column {pos + 1})"
                  for pos in date_pos.values()}
-        frame = pd.DataFrame({label[pos]: _obj(column(pos)) for pos in date_pos.values()})
+        frame = pd.DataFrame({label[pos]: _text(column(pos)) for pos in date_pos.values()})
         parsed = parse_date_columns(frame, list(frame.columns), order=layout.date_order, file=file, rows=rows[d])
         date_notes: list[str] = []
         for fld, pos in date_pos.items():
@@ -433,15 +556,16 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         notes.extend(date_notes)
     if f.get(T.document_date) is not None:
         label = headers[f[T.document_date]]
-        add(column(f[T.document_date]) == "", f"missing date in '{label}'")
+        add(_empty(column(f[T.document_date])), f"missing date in '{label}'")
 
     amount = amount_all[d]
     if amount_pos is not None:
         raw_amt = column(amount_pos)
+        raw_empty = _empty(raw_amt)
         add(amount_failed[d], quoted(headers[amount_pos], raw_amt, "is not an amount"))
-        add(raw_amt == "", f"missing amount in '{headers[amount_pos]}'")
+        add(raw_empty, f"missing amount in '{headers[amount_pos]}'")
         # a text that means "no value" ("nan", "n/a", "null") parses as missing, not as failed
-        add(np.isnan(amount) & ~amount_failed[d] & (raw_amt != ""),
+        add(np.isnan(amount) & ~amount_failed[d] & ~raw_empty,
             quoted(headers[amount_pos], raw_amt, "is not an amount (it means no value)"))
         add(np.abs(np.nan_to_num(amount)) > MAX_AMOUNT,
             quoted(headers[amount_pos], raw_amt, f"is too large to be a receivable (more than {MAX_AMOUNT:,.0f}): "
@@ -454,15 +578,15 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
     has_customer = any(f.get(x) is not None or x in layout.fill for x in (T.customer_id, T.customer_name))
     if not has_customer:
         add(np.ones(nd, dtype=bool), "no customer column")
-    cust = np.where(get[T.customer_id] == "", name, get[T.customer_id])
+    cust = pc.if_else(pc.equal(get[T.customer_id], ""), name, get[T.customer_id]) if nd else get[T.customer_id]
     cust_label = headers[f[T.customer_id]] if f.get(T.customer_id) is not None else (
         headers[f[T.customer_name]] if f.get(T.customer_name) is not None else "customer")
-    add(cust == "", f"missing customer in '{cust_label}'")
+    add(_empty(cust), f"missing customer in '{cust_label}'")
 
     # document id: required on invoices
     doc_label = headers[f[T.document_id]] if f.get(T.document_id) is not None else "invoice number"
     is_invoice = kind == KIND_INVOICE
-    add(is_invoice & (get[T.document_id] == ""), f"missing invoice number in '{doc_label}'")
+    add(is_invoice & _empty(get[T.document_id]), f"missing invoice number in '{doc_label}'")
 
     # signs: magnitudes are stored; the kind carries the sign
     neg = amount < 0
@@ -476,14 +600,13 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
 
     terms_days = np.full(nd, np.nan)
     if f.get("terms") is not None and nd:
-        days, tfail = parse_terms(_obj(get["terms"]))
-        terms_days = days.to_numpy(dtype=float)
-        add(tfail.to_numpy(dtype=bool),
-            quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')"))
+        days, tfail = _per_distinct(get["terms"], lambda u: parse_terms(_obj(u)))
+        terms_days = days.astype(float)
+        add(tfail.astype(bool), quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')"))
 
     disputed = np.full(nd, None, dtype=object)
     if f.get(T.disputed) is not None and nd:
-        flags = parse_flags(_obj(get[T.disputed]), column=headers[f[T.disputed]], file=file)
+        flags = parse_flags(_text(get[T.disputed]), column=headers[f[T.disputed]], file=file)
         disputed = flags.to_numpy(dtype=object, na_value=None)
 
     open_amount = np.full(nd, np.nan)
@@ -491,24 +614,30 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         open_amount = np.abs(amount)  # the layout's amount is the open balance (aged reports)
     elif f.get(T.open_amount) is not None and nd:
         pos = f[T.open_amount]
-        op = parse_amounts(_obj(column(pos)), decimal=layout.decimal, column=headers[pos], file=file, rows=rows[d])
+        op = parse_amounts(_text(column(pos)), decimal=layout.decimal, column=headers[pos], file=file, rows=rows[d])
         open_amount = np.abs(op.values.to_numpy(dtype=float))
         add(op.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not an amount"))
 
     # currency: column, else symbol/code in the amount cell, else mapping/layout, else settings
-    currency = _upper_unique(get[T.currency])
-    if f.get(T.currency) is not None:
+    if f.get(T.currency) is not None and nd:
+        (currency,) = _per_distinct(get[T.currency], lambda u: (_obj(u).str.upper().to_numpy(dtype=object),))
         not_code = (currency != "") & ~pd.Series(currency, dtype=object).str.fullmatch("[A-Z]{3}").to_numpy(
             dtype=bool, na_value=False)
         add(not_code, quoted(headers[f[T.currency]], get[T.currency],
                              "is not a three-letter currency code such as EUR, USD or GBP"))
-    currency = np.where(currency == "", currency_cell[d], currency)
+        currency = np.where(currency == "", currency_cell[d], currency)
+    else:
+        currency = currency_cell[d]
     currency[pd.isna(currency)] = layout.currency or settings.default_currency
 
     rejected = reasons != ""
     keep_mask = ~rejected
     keep = d[keep_mask]
     rej = d[rejected]
+    kept = pa.array(keep_mask)
+
+    def kept_ids(values: pa.Array) -> np.ndarray:
+        return _ids(values.filter(kept))
 
     src_rows = rows[keep]
     tx = _frame({
@@ -516,9 +645,9 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         T.file: np.full(len(keep), file, dtype=object),
         T.row: src_rows,
         T.kind: kind[keep_mask],
-        T.document_id: _ids(get[T.document_id][keep_mask]),
-        T.customer_id: _ids(cust[keep_mask]),
-        T.customer_name: _none_if_blank(name[keep_mask]),
+        T.document_id: kept_ids(get[T.document_id]),
+        T.customer_id: kept_ids(cust),
+        T.customer_name: kept_ids(name),
         T.document_date: dates[T.document_date][keep_mask],
         T.due_date: dates[T.due_date][keep_mask],
         T.terms_days: terms_days[keep_mask],
@@ -526,10 +655,10 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
         T.currency: currency[keep_mask],
         T.disputed: disputed[keep_mask],
         T.settled_date: dates[T.settled_date][keep_mask],
-        T.applied_to: _ids(get[T.applied_to][keep_mask]),
+        T.applied_to: kept_ids(get[T.applied_to]),
         T.open_amount: open_amount[keep_mask],
         T.snapshot_date: np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]"),
-        T.line_of: _ids(get[T.line_of][keep_mask]),
+        T.line_of: kept_ids(get[T.line_of]),
     })
     tx = _as_text(tx, [T.source, T.file, T.kind, T.document_id, T.customer_id, T.customer_name, T.currency,
                        T.applied_to, T.line_of])
@@ -539,7 +668,8 @@ def finish(grid, cells: pd.DataFrame, layout: Layout, settings: IngestSettings,
                                 dtype="datetime64[ns]")
         else:
             tx[fld] = value
-    tx = tx[_TRANSACTION_COLUMNS]
+    if list(tx.columns) != _TRANSACTION_COLUMNS:
+        tx = tx[_TRANSACTION_COLUMNS]
 
     rejects = _frame({
         Rejects.source: _sources(file, rows[rej]),
@@ -573,6 +703,31 @@ def _sources(file: str, rows: np.ndarray) -> np.ndarray:
     return joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
+_STR = pd.StringDtype("pyarrow")
+
+
+def _text(values: pa.Array) -> pd.Series:
+    """An Arrow string array as an Arrow-backed string Series (no copy, no Python strings):
+    the parsers factorise it with Arrow and convert only the distinct values."""
+    return pd.Series(pd.arrays.ArrowStringArray(values), dtype=_STR)
+
+
+def _arrow_text(values: np.ndarray) -> pa.Array:
+    """An object array of strings as an Arrow string array."""
+    return pa.array(np.asarray(values, dtype=object), type=pa.string())
+
+
+def _per_distinct(values: pa.Array, fn) -> tuple[np.ndarray, ...]:
+    """Apply ``fn`` (object strings -> tuple of arrays) to the distinct values only and map
+    the results back to the rows (ledgers repeat a lot)."""
+    enc = pc.dictionary_encode(values)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()  # one dictionary for all chunks
+    uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    return tuple(np.asarray(r).take(codes) for r in fn(uniq))
+
+
 def _obj(values) -> pd.Series:
     """An object-dtype Series (pandas 3 would turn an array of strings into Arrow strings)."""
     return pd.Series(np.asarray(values, dtype=object), dtype=object)
@@ -592,44 +747,28 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.assign(**{c: pd.Series([], index=frame.index, dtype=str) for c in columns})
 
 
-def _ids(values: np.ndarray) -> np.ndarray:
+def _ids(values: pa.Array) -> np.ndarray:
     """Identifiers: cells are already stripped text (numbers from Excel/Parquet were
-    normalised from their native values), so only blanks become missing."""
-    return _none_if_blank(values)
-
-
-def _none_if_blank(values: np.ndarray) -> np.ndarray:
-    out = np.array(values, dtype=object, copy=True)
-    out[pd.isna(out) | (out == "")] = None
-    return out
-
-
-def _unique_map(values: np.ndarray, fn) -> np.ndarray:
-    """Apply a vectorised string function to the distinct values only (ledgers repeat a lot)."""
+    normalised from their native values), so only blanks become missing (None)."""
     if len(values) == 0:
         return np.array([], dtype=object)
-    codes, uniq = pd.factorize(values)
-    done = fn(pd.Series(np.asarray(uniq, dtype=object), dtype=object)).to_numpy(dtype=object)
-    out = done.take(np.maximum(codes, 0))
-    out[codes < 0] = ""
-    return out
+    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    return _to_objects(values)
 
 
-def _squash_unique(values: np.ndarray) -> np.ndarray:
+def _squash_unique(values: pa.Array) -> pa.Array:
     """Collapse inner runs of white space (Arrow regex, only on the cells that have any)."""
     if len(values) == 0:
-        return np.array([], dtype=object)
-    arrow = pa.array(values, type=pa.string())
-    odd = pc.match_substring_regex(arrow, r"\s\s|[\t\r\n\xa0]").to_numpy(zero_copy_only=False)
-    if not odd.any():
         return values
-    out = np.array(values, dtype=object, copy=True)
-    out[odd] = squash_spaces(pd.Series(out[odd], dtype=object)).to_numpy(dtype=object)
-    return out
-
-
-def _upper_unique(values: np.ndarray) -> np.ndarray:
-    return _unique_map(values, lambda s: s.str.upper())
+    odd = pc.match_substring_regex(values, r"\s\s|[\t\r\n\xa0]")
+    if not pc.any(odd).as_py():
+        return values
+    at = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
+    fixed = squash_spaces(pd.Series(_take_objects(values, at), dtype=object)).to_numpy(dtype=object)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+        odd = odd.combine_chunks() if isinstance(odd, pa.ChunkedArray) else odd
+    return pc.replace_with_mask(values, odd, pa.array(fixed, type=values.type))
 
 
 def kinds_from_values(values: pd.Series, table: dict[str, str]) -> pd.Series:
@@ -639,7 +778,16 @@ def kinds_from_values(values: pd.Series, table: dict[str, str]) -> pd.Series:
     return pd.Series(kinds[codes], index=values.index, dtype=object)
 
 
-def cell_reasons(cells: pd.DataFrame, pos: int, template: str) -> Callable[[np.ndarray], np.ndarray]:
+def kinds_of_column(cells, pos: int, table: dict[str, str]) -> pd.Series:
+    """:func:`kinds_from_values` of the grid column at ``pos`` (cells frame or ArrowCells)."""
+    if not isinstance(cells, ArrowCells):
+        return kinds_from_values(cells.iloc[:, pos], table)
+    (kinds,) = _per_distinct(cells.columns[pos], lambda uniq: (
+        np.array([table.get(norm_header(u)) for u in uniq] + [None], dtype=object)[:len(uniq)],))
+    return pd.Series(kinds.astype(object, copy=False), index=pd.RangeIndex(len(cells)), dtype=object)
+
+
+def cell_reasons(cells, pos: int, template: str) -> Callable[[np.ndarray], np.ndarray]:
     """Reasons built from a template with ``{}`` for the cell value, for rows at grid positions."""
     before, after = template.split("{}", 1)
-    return lambda idx: before + cells.iloc[idx, pos].to_numpy(dtype=object) + after
+    return lambda idx: before + cell_values(cells, idx, pos) + after

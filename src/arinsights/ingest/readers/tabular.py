@@ -1,5 +1,11 @@
 """Plain tables with one header row: the generic invoice list, transaction lists, the
-two-file form (invoices + payments) and files described by a mapping file."""
+two-file form (invoices + payments) and files described by a mapping file.
+
+These readers take the cells either as the object frame of
+:func:`~._base.grid_cells` or, for regular text files, as :class:`~._base.ArrowCells`
+(the same values as Arrow strings); they touch cells only through the helpers of
+:mod:`._base`, which give the same answers for both.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
 from ...schema import Transactions as T
 from ..mapping import Mapping
-from ._base import (RULE_TOTAL, Layout, ReadResult, base_rules, blank_mask, cell_reasons, finish, kinds_from_values,
-                    norm_header)
+from ._base import (RULE_TOTAL, Layout, ReadResult, base_rules, blank_mask, cell_reasons, cell_values, finish,
+                    kinds_of_column, norm_header, row_values, rows_frame)
 from .detect import GENERIC, INVOICES, PAYMENTS, TRANSACTIONS, HEADER_SCAN_ROWS, Spec, missing_required
 
 #: values of a transaction list's type column (normalised) -> kind
@@ -23,26 +29,26 @@ TRANSACTION_TYPES = {
 }
 
 
-def headers_of(cells: pd.DataFrame, header_idx: int) -> list[str]:
-    return [str(h).strip() for h in cells.iloc[header_idx].tolist()]
+def headers_of(cells, header_idx: int) -> list[str]:
+    return [str(h).strip() for h in row_values(cells, header_idx)]
 
 
-def total_rows(cells: pd.DataFrame, rules: pd.Series, key_positions: list[int]) -> pd.Series:
+def total_rows(cells, rules: pd.Series, key_positions: list[int]) -> pd.Series:
     """Mark unclassified rows whose key cells (document id, date) are empty and whose cells
     say "Total ..." as "total"."""
     rules = rules.copy()
     open_rows = rules.isna().to_numpy()
     if not key_positions or not open_rows.any():
         return rules
-    cand = np.flatnonzero(open_rows & blank_mask(cells.iloc[:, key_positions]))
+    cand = np.flatnonzero(open_rows & blank_mask(cells, columns=key_positions))
     if len(cand):
-        sub = cells.iloc[cand]
+        sub = rows_frame(cells, cand)
         says_total = sub.apply(lambda c: c.str.casefold().str.startswith("total")).any(axis=1).to_numpy()
         rules.iloc[cand[says_total]] = RULE_TOTAL
     return rules
 
 
-def _fields(spec: Spec, cells: pd.DataFrame, header_idx: int, file: str) -> dict[str, int]:
+def _fields(spec: Spec, cells, header_idx: int, file: str) -> dict[str, int]:
     headers = headers_of(cells, header_idx)
     fields = spec.assign(headers)
     missing_required(spec, fields, headers, file)
@@ -53,14 +59,14 @@ def constant_kind(n: int, kind: str) -> pd.Series:
     return pd.Series(np.full(n, kind, dtype=object), dtype=object)
 
 
-def unknown_type_reasons(cells: pd.DataFrame, pos: int, column: str, known: str):
+def unknown_type_reasons(cells, pos: int, column: str, known: str):
     """Reject reasons for type values a layout does not read."""
     return cell_reasons(cells, pos, "unknown transaction type '{}' in '" + column + f"': only {known} rows are read; "
                         "to read other types write a mapping file with layout = \"transactions\" and a [types] "
                         "section (see docs/mapping.md)")
 
 
-def read_generic(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+def read_generic(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """The generic invoice list with settlement date (one row per invoice)."""
     fields = _fields(GENERIC, cells, header_idx, str(grid.file))
     rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
@@ -82,7 +88,7 @@ def _derived_disagreements(grid, cells, fields, headers, result) -> list[str]:
     for fld, start, what in checks:
         if fld not in fields or len(tx) == 0:
             continue
-        given = pd.to_numeric(cells.iloc[pos, fields[fld]].to_numpy(), errors="coerce")
+        given = pd.to_numeric(cell_values(cells, pos, fields[fld]), errors="coerce")
         actual = (settled - pd.to_datetime(tx[start])).dt.days.to_numpy(dtype=float)
         if fld == "derived_late":
             actual = np.clip(actual, 0, None)
@@ -97,19 +103,18 @@ def _derived_disagreements(grid, cells, fields, headers, result) -> list[str]:
     return out
 
 
-def read_transactions(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+def read_transactions(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """A transaction list with a type column (Invoice / Payment / Credit Memo)."""
     fields = _fields(TRANSACTIONS, cells, header_idx, str(grid.file))
     rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
-    types = cells.iloc[:, fields["type"]]
-    kind = kinds_from_values(types, TRANSACTION_TYPES)
+    kind = kinds_of_column(cells, fields["type"], TRANSACTION_TYPES)
     reason = unknown_type_reasons(cells, fields["type"], headers_of(cells, header_idx)[fields["type"]],
                                   "Invoice, Payment and Credit Memo")
     layout = Layout("transactions", header_idx, fields, rules, kind, reason, date_order=settings.date_order)
     return finish(grid, cells, layout, settings, notes)
 
 
-def read_invoices(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+def read_invoices(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """The invoices file of the two-file form (terms may stand in for the due date)."""
     fields = _fields(INVOICES, cells, header_idx, str(grid.file))
     rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
@@ -120,7 +125,7 @@ def read_invoices(grid, cells: pd.DataFrame, header_idx: int, settings, notes: l
     return finish(grid, cells, layout, settings, notes)
 
 
-def read_payments(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
+def read_payments(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """The payments file of the two-file form."""
     fields = _fields(PAYMENTS, cells, header_idx, str(grid.file))
     rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_date]])
@@ -129,7 +134,7 @@ def read_payments(grid, cells: pd.DataFrame, header_idx: int, settings, notes: l
     return finish(grid, cells, layout, settings, notes)
 
 
-def find_mapped_header(cells: pd.DataFrame, mapping: Mapping, file: str) -> int:
+def find_mapped_header(cells, mapping: Mapping, file: str) -> int:
     """Position of the header row: the mapping's header_row, else the first of the first
     non-blank rows that holds every mapped column."""
     if mapping.header_row is not None:
@@ -141,15 +146,16 @@ def find_mapped_header(cells: pd.DataFrame, mapping: Mapping, file: str) -> int:
                                   "(1 = the first row), or remove it to let arinsights find that row.")
         return idx
     wanted = {norm_header(c) for c in mapping.used_columns()}
-    nonblank = np.flatnonzero(~blank_mask(cells.iloc[: HEADER_SCAN_ROWS * 4]))[:HEADER_SCAN_ROWS]
+    head = rows_frame(cells, np.arange(min(len(cells), HEADER_SCAN_ROWS * 4)))
+    nonblank = np.flatnonzero(~blank_mask(head))[:HEADER_SCAN_ROWS]
     for idx in nonblank:
-        keys = {norm_header(c) for c in cells.iloc[idx].tolist()}
+        keys = {norm_header(c) for c in row_values(cells, idx)}
         if wanted <= keys:
             return int(idx)
     return int(nonblank[0]) if len(nonblank) else 0
 
 
-def read_mapped(grid, cells: pd.DataFrame, mapping: Mapping, settings, notes: list[str]) -> ReadResult:
+def read_mapped(grid, cells, mapping: Mapping, settings, notes: list[str]) -> ReadResult:
     """A file described by a mapping file (layout "mapping")."""
     file = str(grid.file)
     if len(cells) == 0 or blank_mask(cells).all():
@@ -166,7 +172,7 @@ def read_mapped(grid, cells: pd.DataFrame, mapping: Mapping, settings, notes: li
         type_pos = pos_of[matched[mapping.type_column]]
         fields["type"] = type_pos
         table = {norm_header(v): kind for kind, values in mapping.types.items() for v in values}
-        kind = kinds_from_values(cells.iloc[:, type_pos], table)
+        kind = kinds_of_column(cells, type_pos, table)
         listed = ", ".join(v for values in mapping.types.values() for v in values)
         reason = cell_reasons(cells, type_pos, "transaction type '{}' in '" + headers[type_pos] + "' is not listed "
                               f"in the mapping's [types] ({listed}); add it under invoice, payment or credit "
