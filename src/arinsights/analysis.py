@@ -12,7 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import InputError
 from .schema import Durations, Invoices, OpenInvoiceOutlook, Payments
@@ -80,14 +83,66 @@ class Analysis:
         return str(inv.groupby(Invoices.currency)[Invoices.amount].sum().idxmax())
 
 
+_INVOICE_KEYS = [Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id]
+_PAYMENT_KEYS = [Payments.customer_id, Payments.payment_date, Payments.payment_id, Payments.invoice_id,
+                 Payments.amount]
+
+
+def _arrow_keys(frame: pd.DataFrame, keys: list[str]):
+    """The key columns as one Arrow table (missing values as nulls), or None when a column
+    does not convert (e.g. mixed types): then pandas sorts as before."""
+    try:
+        return pa.table({k: pa.array(frame[k], from_pandas=True) for k in keys})
+    except (TypeError, ValueError, pa.ArrowException):
+        return None
+
+
+def _in_key_order(table) -> bool:
+    """True when the rows of an Arrow table are sorted by its columns (missing values last,
+    ties in any order): then a stable sort would not move a row. One pass comparing each
+    row with the next, column by column."""
+    n = table.num_rows
+    if n < 2:
+        return True
+    ok = np.zeros(n - 1, dtype=bool)     # row i < row i+1 decided by the columns so far
+    tied = np.ones(n - 1, dtype=bool)    # rows i and i+1 equal on the columns so far
+    for col in table.columns:
+        a, b = col.slice(0, n - 1), col.slice(1)
+        na_a = a.is_null().to_numpy(zero_copy_only=False)
+        na_b = b.is_null().to_numpy(zero_copy_only=False)
+        lt = pc.fill_null(pc.less(a, b), False).to_numpy(zero_copy_only=False) | (~na_a & na_b)
+        eq = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False) | (na_a & na_b)
+        ok |= tied & lt
+        tied &= eq
+        if not (ok | tied).all():
+            return False
+    return True
+
+
+def _sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)``.
+
+    Arrow checks whether the rows are in that order already (no sort then) and otherwise
+    sorts them (stable, missing values last, strings by code point as pandas compares them);
+    pandas sorts when the columns do not convert to Arrow.
+    """
+    table = _arrow_keys(frame, keys)
+    if table is None:
+        return frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
+    if _in_key_order(table):
+        return frame.reset_index(drop=True)
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])  # stable, nulls at the end
+    return frame.take(order.to_numpy()).reset_index(drop=True)
+
+
 def canonical_order(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sort both tables by their keys, so the row order of the input never changes a result
-    (floating-point sums depend on the order they are added in)."""
-    inv = invoices.sort_values([Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id],
-                               kind="mergesort", ignore_index=True)
-    keys = [Payments.customer_id, Payments.payment_date, Payments.payment_id, Payments.invoice_id, Payments.amount]
-    pay = payments.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
-    return inv, pay
+    (floating-point sums depend on the order they are added in).
+
+    The stable sort by the keys with missing values last; a table already in that order
+    (e.g. the invoices straight from ``load_ledger``) is only checked, not sorted.
+    """
+    return _sorted_by(invoices, _INVOICE_KEYS), _sorted_by(payments, _PAYMENT_KEYS)
 
 
 def _min_rows_for_classifier(features: pd.DataFrame) -> bool:
@@ -126,8 +181,8 @@ def analyse(
     """
     from .behaviour.distributions import DaysToPayModel
     from .behaviour.durations import compute_durations
-    from .behaviour.features import build_features
-    from .behaviour.lateness import LatenessModel, backtest, customer_lateness
+    from .behaviour.lateness import (LatenessModel, backtest, customer_lateness, features_as_of,
+                                     next_invoice_features)
     from .behaviour.outlook import calibrated_outlook
     from .behaviour.paycycle import detect_pay_runs
     from .playbook.actions import recommend_actions
@@ -147,7 +202,8 @@ def analyse(
     outlook, outlook_calibrator = calibrated_outlook(
         invoices, payments, as_of, durations=durations, model=model, n_cutoffs=b.outlook_cutoffs,
         cutoff_step_days=b.outlook_cutoff_step_days, min_open=b.outlook_min_open, min_train=b.outlook_min_train,
-        C=b.outlook_regularisation, window_quantile=b.window_quantile, max_expected_days=b.outlook_max_expected_days)
+        C=b.outlook_regularisation, window_quantile=b.window_quantile, max_expected_days=b.outlook_max_expected_days,
+        max_customers=b.outlook_max_customers, random_state=b.random_state)
     notes.extend(outlook_calibrator.notes_)
     open_amounts = durations.loc[~durations[Durations.paid], [Durations.invoice_id, Durations.open_amount]]
     outlook = outlook.merge(open_amounts, on=OpenInvoiceOutlook.invoice_id, how="left")
@@ -155,13 +211,16 @@ def analyse(
 
     lateness_model = None
     lateness = None
-    features = build_features(invoices, payments, as_of, grace_days=b.grace_days, trend_k=b.trend_k,
-                              shrink_k=b.features_shrink_k)
+    # one feature build: today's invoices (the classifier's training rows) and each
+    # customer's hypothetical next invoice (scored by customer_lateness)
+    next_features = next_invoice_features(invoices, payments, as_of, grace_days=b.grace_days, trend_k=b.trend_k,
+                                          shrink_k=b.features_shrink_k)
+    features = features_as_of(next_features, as_of)
     if _min_rows_for_classifier(features):
         lateness_model = LatenessModel(grace_days=b.grace_days, max_train=b.max_train_invoices,
                                        random_state=b.random_state, trend_k=b.trend_k,
                                        shrink_k=b.features_shrink_k).fit(features)
-        lateness = customer_lateness(lateness_model, invoices, payments, as_of)
+        lateness = customer_lateness(lateness_model, invoices, payments, as_of, features=next_features)
     else:
         notes.append("Too few invoices with a known outcome to train the lateness classifier; "
                      "customers are judged on their payment history alone.")

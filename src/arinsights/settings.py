@@ -73,6 +73,10 @@ class BehaviourSettings:
     outlook_regularisation: float = 1.0
     #: expected pay dates further away than this many days are left empty ("not expected").
     outlook_max_expected_days: int = 365
+    #: with more customers than this, the outlook's calibration learns from the past open
+    #: invoices of a random sample of this many customers (seeded by random_state); today's
+    #: outlook still covers every customer.
+    outlook_max_customers: int = 2500
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,10 @@ def _visible_invoices(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFra
 def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
     """``inv.sort_values([invoice_date, invoice_id], kind="mergesort", ignore_index=True)``.
 
-    Arrow's multi-key sort (stable; strings compared by code point, as pandas does) is used
-    when the ids are strings: several times faster than pandas' sort on 1M string ids.
+    When the ids are strings, Arrow ranks them (dense ranks: strings compared by code point,
+    as pandas does; missing ids last) and one stable integer sort on (day, rank) orders the
+    rows: several times faster than pandas' sort on 1M string ids, and faster than Arrow's
+    own two-key sort.
     """
     order = None
     try:
@@ -139,9 +141,12 @@ def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
     if pa is not None:
         try:
             ids = pa.array(inv[F.invoice_id], from_pandas=True)
-            if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
-                table = pa.table({"d": inv[F.invoice_date].to_numpy().view(np.int64), "i": ids})
-                order = pc.sort_indices(table, sort_keys=[("d", "ascending"), ("i", "ascending")]).to_numpy()
+            if (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) and len(ids):
+                # missing ids rank last (Arrow's default null placement)
+                rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
+                day = _day_numbers(inv[F.invoice_date])  # midnight-normalised, never NaT here
+                key = (day - day.min()) * (int(rank.max()) + 1) + rank
+                order = np.argsort(key, kind="stable")
         except (TypeError, ValueError, pa.ArrowException):
             order = None
     if order is None:

@@ -513,24 +513,8 @@ def _open_scores(feats: pd.DataFrame, already_late: np.ndarray, p_late: np.ndarr
     })
 
 
-def customer_lateness(model: LatenessModel, invoices: pd.DataFrame, payments: pd.DataFrame | None,
-                      as_of) -> pd.DataFrame:
-    """Per customer: chance the next invoice is paid late, and of the open ones.
-
-    ``p_next_late`` scores a hypothetical invoice with the customer's median amount and median
-    terms issued right after ``as_of`` (its features see everything dated on/before
-    ``as_of``). ``p_open_late`` is the amount-weighted mean P(late) of the open invoices.
-
-    Returns
-    -------
-    pandas.DataFrame
-        customer_id, p_next_late, p_open_late (NaN without open invoices), n_open.
-    """
-    as_of = _ts(as_of)
-    vis = _visible_invoices(invoices, as_of)
-    if vis.empty:
-        return pd.DataFrame({F.customer_id: pd.Series(dtype=object), "p_next_late": pd.Series(dtype=float),
-                             "p_open_late": pd.Series(dtype=float), "n_open": pd.Series(dtype="int64")})
+def _next_invoices(vis: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The visible invoices plus one hypothetical invoice per customer issued the day after ``as_of``."""
     issue = as_of + pd.Timedelta(days=1)
     terms = (vis[F.due_date] - vis[F.invoice_date]) / pd.Timedelta(days=1)
     typical = vis.assign(_terms=terms).groupby(F.customer_id, sort=True).agg(
@@ -549,22 +533,102 @@ def customer_lateness(model: LatenessModel, invoices: pd.DataFrame, payments: pd
         F.due_date: vis[F.due_date], F.amount: vis[F.amount], F.disputed: vis[F.disputed] > 0,
         Invoices.paid_date: vis["_paid"],
     })
-    both = pd.concat([real, hypo], ignore_index=True)
+    return pd.concat([real, hypo], ignore_index=True)
+
+
+def next_invoice_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of, *, grace_days: int = 5,
+                          trend_k: int = 5, shrink_k: float = 5.0) -> pd.DataFrame:
+    """Features of every invoice issued on/before ``as_of`` and of each customer's next invoice.
+
+    The next invoice is hypothetical: the customer's median amount and median terms, issued
+    the day after ``as_of`` (its features see everything dated on/before ``as_of``). The
+    table is :func:`~arinsights.behaviour.features.build_features` as of that day of the
+    invoices and payments known on ``as_of`` plus those invoices; its rows issued on/before
+    ``as_of`` are the rows of ``build_features(invoices, payments, as_of)`` (features only
+    see history strictly before each issue date), except that labels are as of the next
+    day: :func:`features_as_of` gives back that table exactly. One feature build serves
+    both the training of a :class:`LatenessModel` and :func:`customer_lateness`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :class:`~arinsights.schema.InvoiceFeatures` sorted by invoice date and id; the
+        hypothetical invoices (ids ``"__next__" + customer_id``) are the rows issued after
+        ``as_of``, last.
+    """
+    as_of = _ts(as_of)
+    args = {"grace_days": grace_days, "trend_k": trend_k, "shrink_k": shrink_k}
+    vis = _visible_invoices(invoices, as_of)
+    if vis.empty:
+        return build_features(invoices, payments, as_of, **args)
     pays = None
     if payments is not None:
         pd_dates = pd.to_datetime(payments[Payments.payment_date]).dt.normalize()
         pays = payments[(pd_dates <= as_of).to_numpy()]
-    feats = build_features(both, pays, issue, **_feature_args(model))
+    return build_features(_next_invoices(vis, as_of), pays, as_of + pd.Timedelta(days=1), **args)
+
+
+def features_as_of(next_features: pd.DataFrame, as_of) -> pd.DataFrame:
+    """``build_features(invoices, payments, as_of)`` from :func:`next_invoice_features` of the same data.
+
+    The rows issued on/before ``as_of``; a label becomes known the day after ``as_of`` only
+    for an open invoice whose due date + grace is ``as_of`` itself (see
+    :func:`~arinsights.behaviour.features.lateness_labels`), so labels known after ``as_of``
+    are dropped (NaN, NaT) and every other value is already the one as of ``as_of``.
+    """
+    as_of = _ts(as_of)
+    real = (next_features[F.invoice_date] <= as_of).to_numpy()
+    out = next_features.iloc[np.flatnonzero(real)].reset_index(drop=True) if not real.all() else next_features.copy()
+    later = (out[F.outcome_known_date] > as_of).to_numpy()
+    if later.any():
+        out[F.late] = out[F.late].where(~later)
+        out[F.outcome_known_date] = out[F.outcome_known_date].where(~later)
+    return out
+
+
+def customer_lateness(model: LatenessModel, invoices: pd.DataFrame, payments: pd.DataFrame | None,
+                      as_of, *, features: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per customer: chance the next invoice is paid late, and of the open ones.
+
+    ``p_next_late`` scores a hypothetical invoice with the customer's median amount and median
+    terms issued right after ``as_of`` (its features see everything dated on/before
+    ``as_of``). ``p_open_late`` is the amount-weighted mean P(late) of the open invoices.
+
+    Parameters
+    ----------
+    model : LatenessModel
+        Fitted.
+    invoices, payments : pandas.DataFrame
+        Canonical tables.
+    as_of : date-like
+    features : pandas.DataFrame, optional
+        :func:`next_invoice_features` of the same data with the model's feature settings,
+        when already built (e.g. to train the model); built here otherwise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        customer_id, p_next_late, p_open_late (NaN without open invoices), n_open.
+    """
+    as_of = _ts(as_of)
+    vis = _visible_invoices(invoices, as_of)
+    if vis.empty:
+        return pd.DataFrame({F.customer_id: pd.Series(dtype=object), "p_next_late": pd.Series(dtype=float),
+                             "p_open_late": pd.Series(dtype=float), "n_open": pd.Series(dtype="int64")})
+    feats = features
+    if feats is None:
+        feats = next_invoice_features(invoices, payments, as_of, **_feature_args(model))
     # The real invoices' features in this table are those score_open_invoices would build as
     # of as_of: features only see history strictly before each invoice's issue date, the
     # hypothetical invoices are issued after every real one, and paid dates and payments
     # after as_of are already hidden. Only the label differs (as of as_of, not as of the
     # day after), so the open invoices are scored from these rows: one feature build, one
     # prediction call (the booster scores each row on its own).
-    is_hypo = feats[F.invoice_id].isin(hypo[F.invoice_id]).to_numpy()
+    issued = feats[F.invoice_date].to_numpy()
+    is_hypo = issued > as_of.to_datetime64()  # the hypothetical invoices: issued the day after as_of
     open_ids = vis.loc[vis["_paid"].isna(), F.invoice_id]
-    is_open = ((feats[F.invoice_date] <= as_of).to_numpy()
-               & feats[F.invoice_id].isin(open_ids).to_numpy())
+    is_open = ~is_hypo
+    is_open[is_open] = feats.loc[is_open, F.invoice_id].isin(open_ids).to_numpy()
     p_all = model.predict_proba(feats[is_hypo | is_open]) if (is_hypo | is_open).any() else np.zeros(0)
     pick = np.flatnonzero(is_hypo | is_open)
     p_hypo = p_all[is_hypo[pick]]

@@ -238,6 +238,36 @@ class _LedgerCodes:
         return out
 
 
+def _customer_sample(invoices: pd.DataFrame, payments: pd.DataFrame | None, max_customers, random_state):
+    """The invoices and payments of at most ``max_customers`` customers drawn at random.
+
+    The draw is ``max_customers`` positions of the sorted distinct customer ids of the
+    invoices from ``numpy.random.default_rng(random_state)``, so it depends on the set of
+    ids and the seed only, never on the row order; payments are kept when their customer
+    is drawn. Returns the tables unchanged (the same objects) when there are not more
+    customers than that, or ``max_customers`` is None; and the number of customers kept.
+    """
+    inv_codes, inv_uniques = pd.factorize(invoices[Invoices.customer_id])  # missing ids: code -1
+    ids = pd.Index(inv_uniques.astype(str)).unique()
+    if max_customers is None or len(ids) <= int(max_customers):
+        return invoices, payments, len(ids)
+    if int(max_customers) < 1:
+        raise ParameterError(f"max_customers must be at least 1, got {max_customers!r}")
+    ids = np.sort(np.asarray(ids, dtype=object))
+    rng = np.random.default_rng(random_state)
+    chosen = pd.Index(ids[np.sort(rng.choice(len(ids), size=int(max_customers), replace=False))])
+
+    def drawn(codes, uniques):  # per row: its customer was drawn (lookups on distinct ids only)
+        hit = np.append(chosen.get_indexer(pd.Index(uniques).astype(str)) >= 0, False)
+        return hit[codes]  # code -1 (missing id) takes the appended False
+
+    inv = invoices.loc[drawn(inv_codes, inv_uniques)]
+    pay = payments
+    if payments is not None and len(payments):
+        pay = payments.loc[drawn(*pd.factorize(payments[Payments.customer_id]))]
+    return inv, pay, int(max_customers)
+
+
 def _feature_columns(h: int) -> list[str]:
     return [f"logit_raw_{h}"] + [f for f in FEATURES if f != "logit_raw"]
 
@@ -303,6 +333,14 @@ class PaymentOutlookCalibrator(BaseEstimator):
         Passed to the :class:`DaysToPayModel` fitted at each cut-off.
     max_expected_days : float, default 365
         Expected pay dates further away than this are left empty ("not expected").
+    max_customers : int or None, default None
+        With more customers than this, the past cut-offs' models and features are computed
+        on a random sample of this many customers only (the calibration needs a
+        representative set of past open invoices, not all of them); today's outlook still
+        covers every customer. None: always every customer.
+    random_state : int, default 0
+        Seed of that sample. The sample depends only on the set of customer ids and the
+        seed, not on the row order.
 
     Attributes
     ----------
@@ -315,10 +353,12 @@ class PaymentOutlookCalibrator(BaseEstimator):
     notes_ : list of str
         Plain-words notes (e.g. why a horizon kept the raw outlook).
     as_of_ : pandas.Timestamp
+    n_customers_ : int
+        Customers the past cut-offs were computed on (all, or the sample).
     """
 
     def __init__(self, horizons=(7, 30, 60), n_cutoffs=6, cutoff_step_days=30, min_open=30, min_train=200,
-                 C=1.0, window_quantile=0.8, max_expected_days=365):
+                 C=1.0, window_quantile=0.8, max_expected_days=365, max_customers=None, random_state=0):
         self.horizons = horizons
         self.n_cutoffs = n_cutoffs
         self.cutoff_step_days = cutoff_step_days
@@ -327,6 +367,8 @@ class PaymentOutlookCalibrator(BaseEstimator):
         self.C = C
         self.window_quantile = window_quantile
         self.max_expected_days = max_expected_days
+        self.max_customers = max_customers
+        self.random_state = random_state
 
     def _horizons(self) -> list[int]:
         hs = sorted({int(h) for h in self.horizons})
@@ -357,9 +399,14 @@ class PaymentOutlookCalibrator(BaseEstimator):
         step = int(self.cutoff_step_days)
         if step < 1 or int(self.n_cutoffs) < 1:
             raise ParameterError("cutoff_step_days and n_cutoffs must be at least 1")
-        prepared = _DurationsAt(invoices, payments)  # dates parsed and ids matched once
-        now = prepared.at(as_of) if durations is None else durations
-        codes = _LedgerCodes(invoices, payments)
+        hist_inv, hist_pay, self.n_customers_ = _customer_sample(invoices, payments, self.max_customers,
+                                                                 self.random_state)
+        prepared = _DurationsAt(hist_inv, hist_pay)  # dates parsed and ids matched once
+        if durations is not None:
+            now = durations
+        else:
+            now = prepared.at(as_of) if hist_inv is invoices else compute_durations(invoices, payments, as_of)
+        codes = _LedgerCodes(hist_inv, hist_pay)
         # date each invoice was paid, as known on as_of (NaT: still open on as_of)
         paid_on = (pd.to_datetime(now[Durations.invoice_date])
                    + pd.to_timedelta(now[Durations.days_to_pay].to_numpy(dtype=float), unit="D"))
@@ -485,7 +532,7 @@ class PaymentOutlookCalibrator(BaseEstimator):
 def calibrated_outlook(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of, *,
                        durations: pd.DataFrame | None = None, model: DaysToPayModel | None = None,
                        horizons=(7, 30, 60), n_cutoffs=6, cutoff_step_days=30, min_open=30, min_train=200,
-                       C=1.0, window_quantile=0.8, max_expected_days=365):
+                       C=1.0, window_quantile=0.8, max_expected_days=365, max_customers=None, random_state=0):
     """The payment outlook of today's open invoices, calibrated on the ledger's own history.
 
     Parameters
@@ -498,6 +545,7 @@ def calibrated_outlook(invoices: pd.DataFrame, payments: pd.DataFrame | None, as
     model : DaysToPayModel, optional
         Fitted on ``durations`` when already fitted.
     horizons, n_cutoffs, cutoff_step_days, min_open, min_train, C, window_quantile, max_expected_days
+    max_customers, random_state
         See :class:`PaymentOutlookCalibrator`.
 
     Returns
@@ -515,10 +563,17 @@ def calibrated_outlook(invoices: pd.DataFrame, payments: pd.DataFrame | None, as
     if model is None:
         model = DaysToPayModel(window_quantile=window_quantile).fit(durations)
     raw = model.outlook(durations, as_of, horizons=hs)
-    feats = outlook_features(durations, raw, model.windows(), as_of, invoices=invoices, payments=payments,
-                             horizons=hs)
+    keep = (pd.to_datetime(invoices[Invoices.invoice_date]) <= as_of).to_numpy()
+    if len(durations) == int(keep.sum()):
+        # durations are the rows of invoices issued on/before as_of, in order: the integer
+        # coded path gives outlook_features' numbers without its string-keyed merges
+        feats = _LedgerCodes(invoices, payments).features(np.flatnonzero(keep), durations, raw, model.windows(),
+                                                          as_of, hs)
+    else:
+        feats = outlook_features(durations, raw, model.windows(), as_of, invoices=invoices, payments=payments,
+                                 horizons=hs)
     cal = PaymentOutlookCalibrator(horizons=hs, n_cutoffs=n_cutoffs, cutoff_step_days=cutoff_step_days,
                                    min_open=min_open, min_train=min_train, C=C, window_quantile=window_quantile,
-                                   max_expected_days=max_expected_days).fit(invoices, payments, as_of,
-                                                                            durations=durations)
+                                   max_expected_days=max_expected_days, max_customers=max_customers,
+                                   random_state=random_state).fit(invoices, payments, as_of, durations=durations)
     return cal.transform(feats, as_of), cal
