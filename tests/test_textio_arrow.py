@@ -94,4 +94,66 @@ def test_unterminated_or_multiline_quotes_fall_back(tmp_path, text):
     path = tmp_path / "x.csv"
     path.write_text(text, encoding="utf-8")
     data = path.read_bytes()
-    assert (textio._read_text_arrow(text, data, ",") is None) == ('"' in text)
+    assert (textio._read_text_arrow(data, ",") is None) == ('"' in text)
+
+
+# --- the lazy lane: large plain UTF-8 files are read without decoding them to one str ----
+
+def _three_ways(path, monkeypatch, **kwargs):
+    """read_grid with the lazy lane on for every size, off, and without any Arrow lane."""
+    def read():
+        try:
+            g = textio.read_grid(path, **kwargs)
+        except InputError as exc:
+            return ("error", str(exc))
+        return ("ok", g.cells.to_numpy().tolist(), g.rows.tolist(), g.encoding, g.delimiter,
+                list(g.cells.columns), [str(d) for d in g.cells.dtypes])
+
+    with monkeypatch.context() as m:
+        m.setattr(textio, "_LAZY_MIN_BYTES", 0)
+        lazy = read()
+    with monkeypatch.context() as m:
+        m.setattr(textio, "_LAZY_MIN_BYTES", 1 << 62)
+        eager = read()
+        m.setattr(textio, "_read_text_arrow", lambda *a, **k: None)
+        c_parser = read()
+    return lazy, eager, c_parser
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_files(), head=st.sampled_from(["", "\n\n", "Title line\n", "-----\n", "\u00a0\n"]))
+def test_lazy_lane_equals_the_decoding_lanes(case, head, tmp_path, monkeypatch):
+    text, enc = case
+    try:
+        data = (head + text).encode(enc)
+    except UnicodeEncodeError:
+        return
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    lazy, eager, c_parser = _three_ways(path, monkeypatch)
+    assert lazy == eager == c_parser
+
+
+@pytest.mark.parametrize("data", [
+    b"a,b\n" + b"x,1\n" * 200,                                  # more lines than the sniff sample
+    b"a;b\n" + b"x;1,5\n" * 70000,                              # more than the first 64 KiB
+    b"a,b\nx,caf\xe9\n",                                         # Windows-1252, not UTF-8
+    b"a,b\n" + b"x,1\n" * 20000 + b"y,caf\xe9\n",                # ... only far into the file
+    b"a,b\nx,\xed\xa0\x80\n",                                   # an encoded surrogate
+    b"\n\n   \n\t\n",                                            # only blank lines
+    b"\xc2\xa0\n\xc2\xa0\n",                                      # only no-break spaces
+    b"|A|B|\n|---|---|\n|x|1|\n",                                # SAP pipes
+    b"a,b\nx,\"1\n",                                             # unterminated quote
+    b"a\tb\nx\t1\n\ny\t2",                                       # blank line, no final line end
+    b"a,b,\nx,1,\ny,2,\n",                                       # an all-empty last column
+    "a,b\nx,\u2028y\n".encode(),                                 # a separator splitlines knows
+])
+@pytest.mark.parametrize("delimiter", [None, ",", "\t", "|", "::"])
+def test_lazy_lane_on_tricky_bytes(tmp_path, monkeypatch, data, delimiter):
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    lazy, eager, c_parser = _three_ways(path, monkeypatch, delimiter=delimiter)
+    assert lazy == eager
+    assert lazy[0] == c_parser[0]
+    if lazy[0] == "ok":
+        assert lazy[1:] == c_parser[1:]

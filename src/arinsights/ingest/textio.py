@@ -259,9 +259,11 @@ def _head_lines(text: str) -> list[str]:
         size *= 4
 
 
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter giving the most consistent multi-field split of the first lines."""
-    lines = _head_lines(text)
+def _sniff_delimiter(text: str, lines: list[str] | None = None) -> str:
+    """The delimiter giving the most consistent multi-field split of the first lines
+    (``lines``: the :func:`_head_lines` of ``text`` when already known)."""
+    if lines is None:
+        lines = _head_lines(text)
     if not lines:
         return ","
     sample = "\n".join(lines)
@@ -316,8 +318,17 @@ def _physical_rows(text: str, delim: str, quoting: int, n_records: int) -> np.nd
     return rows
 
 
+#: UTF-8 files at least this large are read without decoding them to one Python str
+_LAZY_MIN_BYTES = 1 << 20
+
+
 def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | None) -> Grid:
     data = p.read_bytes()
+    bad_delimiter = delimiter is not None and delimiter not in _DELIMITERS and len(delimiter) != 1
+    if encoding is None and not bad_delimiter and len(data) >= _LAZY_MIN_BYTES:
+        grid = _read_utf8_lazily(data, file, delimiter)
+        if grid is not None:
+            return grid
     text, enc = _decode(data, file, encoding)
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -327,20 +338,21 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
     if not text or text.isspace():
         raise InputError("the file has no content (only blank lines)", file=file,
                          hint="Export the report again; it may have been empty.")
-    if delimiter is not None and delimiter not in _DELIMITERS and len(delimiter) != 1:
+    if bad_delimiter:
         raise InputError(f"delimiter must be one character, not {delimiter!r}", file=file)
     delim = delimiter or _sniff_delimiter(text)
     quoting = csv.QUOTE_NONE if delim == "|" else csv.QUOTE_MINIMAL
-    if delim != "|":
-        fast = _read_text_arrow(text, data if enc == "utf-8" and not crlf else None, delim)
+    if delim != "|" and "\x00" not in text:
+        if enc == "utf-8" and not crlf:
+            raw = data
+        elif enc == "utf-8-sig" and not crlf:
+            raw = data[len(codecs.BOM_UTF8):]
+        else:
+            raw = text.encode("utf-8", "surrogatepass")
+        fast = _read_text_arrow(raw, delim)
+        del raw
         if fast is not None:
-            columns, rows = fast
-            if _all_empty(columns[-1]):  # rare: an all-empty last column
-                keep = max(_max_fields_upper_bound(text, delim)[1], 1)
-                while len(columns) > keep and _all_empty(columns[-1]):
-                    columns = columns[:-1]
-            return Grid(file=file, cells=None, rows=rows, encoding=enc, delimiter=delim,
-                        sheet=None, typed=None, arrow=columns)
+            return _arrow_grid(fast, file, enc, delim, lambda: text)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
     try:
@@ -369,32 +381,72 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
                 delimiter=delim, sheet=None, typed=None)
 
 
-def _read_text_arrow(text: str, raw: bytes | None, delim: str
-                     ) -> tuple[list[pa.Array], np.ndarray] | None:
+def _read_utf8_lazily(data: bytes, file: str, delimiter: str | None) -> Grid | None:
+    """The Arrow lane for a plain UTF-8 file (no byte order mark, ``\\n`` line ends, no NUL
+    byte), without decoding the whole file to a Python str: only its first lines are decoded
+    (to choose the delimiter), and Arrow checks the UTF-8 of every cell itself. None when the
+    file is not such a file or not regular (the caller then takes the general path, which
+    decides everything exactly as before)."""
+    if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+            or b"\r" in data or b"\x00" in data:
+        return None
+    lines = None
+    size = 1 << 16
+    while lines is None:
+        whole = size >= len(data)
+        cut = len(data) if whole else data.rfind(b"\n", 0, size) + 1
+        try:
+            head = data[:cut].decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # Windows-1252 (or broken): the general path decides
+        found = _head_lines(head)
+        if whole or len(found) >= _SNIFF_LINES:
+            lines = found
+        size *= 4
+    if not lines:
+        return None  # no content: the general path says so
+    delim = delimiter or _sniff_delimiter("", lines)
+    if delim == "|":
+        return None
+    fast = _read_text_arrow(data, delim)
+    if fast is None:
+        return None
+    return _arrow_grid(fast, file, "utf-8", delim, lambda: data.decode("utf-8"))
+
+
+def _arrow_grid(fast: tuple[list[pa.Array], np.ndarray], file: str, enc: str, delim: str, text) -> Grid:
+    """The Grid of the Arrow lane; ``text()`` gives the decoded file (asked for only in the
+    rare case of an all-empty last column)."""
+    columns, rows = fast
+    if _all_empty(columns[-1]):  # rare: an all-empty last column
+        keep = max(_max_fields_upper_bound(text(), delim)[1], 1)
+        while len(columns) > keep and _all_empty(columns[-1]):
+            columns = columns[:-1]
+    return Grid(file=file, cells=None, rows=rows, encoding=enc, delimiter=delim,
+                sheet=None, typed=None, arrow=columns)
+
+
+def _read_text_arrow(raw: bytes, delim: str) -> tuple[list[pa.Array], np.ndarray] | None:
     """Fast path for regular files: ``pyarrow.csv`` reads every column as strings.
 
-    ``text`` is the decoded file with ``\\n`` line ends; ``raw`` its UTF-8 bytes when
-    they are the file's own bytes (saves re-encoding). Returns ``(columns, rows)``: one Arrow
-    string array per column holding exactly the cells the C-parser path would give, or None
-    when the file is not regular -- ragged lines (title lines with fewer fields), a quoted
-    field spanning lines, an unterminated quote -- so the caller falls back to the general
-    path. Blank lines are skipped by Arrow and put
-    back as all-empty rows at their physical line numbers.
+    ``raw`` is the file as UTF-8 bytes with ``\\n`` line ends, no byte order mark and no NUL.
+    Returns ``(columns, rows)``: one Arrow string array per column holding exactly the cells
+    the C-parser path would give, or None when the file is not regular -- ragged lines
+    (title lines with fewer fields), a quoted field spanning lines, an unterminated quote,
+    bytes that are not UTF-8 -- so the caller falls back to the general path. Blank lines
+    are skipped by Arrow and put back as all-empty rows at their physical line numbers.
     """
-    if raw is None:
-        raw = text.encode("utf-8", "surrogatepass")
-    elif raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    if "\x00" in text:
-        return None
+    size = len(raw)
     # Arrow takes the number of columns from the first non-blank line; its delimiter
     # count (+1) bounds it (quoted delimiters only lower it)
     start = 0
-    while start < len(text) and text[start] == "\n":
+    while start < size and raw[start] == 10:
         start += 1
-    stop = text.find("\n", start)
-    first = text[start:stop if stop >= 0 else len(text)]
-    types = {f"f{i}": pa.string() for i in range(first.count(delim) + 1)}
+    if start == size:
+        return None
+    stop = raw.find(b"\n", start)
+    first = raw[start:stop if stop >= 0 else size]
+    types = {f"f{i}": pa.string() for i in range(first.count(delim.encode()) + 1)}
     try:
         table = pacsv.read_csv(
             pa.BufferReader(raw),
@@ -408,28 +460,66 @@ def _read_text_arrow(text: str, raw: bytes | None, delim: str
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
-    # physical line of each non-blank line (Arrow skips blank lines)
-    data = np.frombuffer(raw, dtype=np.uint8)
-    ends = np.flatnonzero(data == 10)
-    if len(data) and data[-1] != 10:
-        ends = np.append(ends, len(data))
-    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, dtype=np.int64)
-    nonblank = np.flatnonzero(ends > starts)
-    nlines = len(ends)
-    if table.num_rows != len(nonblank) or table.num_columns == 0:
-        return None  # a quoted field spans lines (or Arrow and the line count disagree)
-    if nlines and b'"' in raw:
+    if table.num_columns == 0:
+        return None
+    # physical lines (a last line without a line end counts); Arrow skips blank lines, so
+    # their positions are found only when the file has any
+    ended = raw.endswith(b"\n")
+    nlines = raw.count(b"\n") + (0 if ended else 1)
+    if start == 0 and b"\n\n" not in raw:
+        if table.num_rows != nlines:
+            return None  # a quoted field spans lines (or Arrow and the line count disagree)
+        nonblank = None
+        last_end = size - 1 if ended else size
+        last_start = raw.rfind(b"\n", 0, last_end) + 1
+    else:
+        nonblank = _nonblank_lines(raw, nlines)
+        if table.num_rows != len(nonblank):
+            return None
+        last_end = size
+        while last_end and raw[last_end - 1] == 10:
+            last_end -= 1
+        last_start = raw.rfind(b"\n", 0, last_end) + 1
+    if b'"' in raw:
         # an unterminated quote can only be on the last line here; the C parser decides
-        last = raw[starts[nonblank[-1]]:ends[nonblank[-1]]].decode("utf-8", "surrogatepass")
+        last = raw[last_start:last_end].decode("utf-8", "surrogatepass")
         try:
             pd.read_csv(io.StringIO(last + "\n"), sep=delim, header=None, dtype=object,
                         keep_default_na=False, na_filter=False, engine="c", index_col=False)
         except (pd.errors.ParserError, ValueError):
             return None
     columns = list(table.columns)  # chunked as read: no copy
-    if len(nonblank) != nlines:
+    if nonblank is not None and len(nonblank) != nlines:
         columns = [_with_blank_lines(col, nonblank, nlines) for col in columns]
     return columns, np.arange(1, nlines + 1, dtype=np.int64)
+
+
+def _nonblank_lines(raw: bytes, nlines: int) -> np.ndarray:
+    """Positions (0-based line numbers) of the non-blank lines of ``raw`` (``\\n`` line ends).
+    Blank lines are found by searching for ``\\n\\n`` (few in a real export); many of them
+    are found with one numpy pass instead."""
+    blank = []
+    at = 0
+    while raw.startswith(b"\n", at):  # blank lines at the start
+        blank.append(len(blank))
+        at += 1
+    line, counted = len(blank), at  # line number of the position ``counted``
+    pos = raw.find(b"\n\n", at)
+    while pos >= 0:
+        if len(blank) > 1000:
+            data = np.frombuffer(raw, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10)
+            if len(raw) and raw[-1] != 10:
+                ends = np.append(ends, len(raw))
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            return np.flatnonzero(ends > starts)
+        line += raw.count(b"\n", counted, pos + 1)
+        counted = pos + 1
+        blank.append(line)  # the line starting after the first of the two line ends
+        pos = raw.find(b"\n\n", pos + 1)
+    keep = np.ones(nlines, dtype=bool)
+    keep[np.asarray(blank, dtype=np.int64)] = False
+    return np.flatnonzero(keep)
 
 
 def _with_blank_lines(col: pa.ChunkedArray, nonblank: np.ndarray, nlines: int) -> pa.ChunkedArray:

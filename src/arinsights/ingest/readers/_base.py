@@ -641,10 +641,10 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
 
     src_rows = rows[keep]
     tx = _frame({
-        T.source: _sources(file, src_rows),
-        T.file: np.full(len(keep), file, dtype=object),
+        T.source: _out_text(_sources(file, src_rows)),
+        T.file: _out_repeat(file, len(keep)),
         T.row: src_rows,
-        T.kind: kind[keep_mask],
+        T.kind: _out_text(kind[keep_mask]),
         T.document_id: kept_ids(get[T.document_id]),
         T.customer_id: kept_ids(cust),
         T.customer_name: kept_ids(name),
@@ -652,7 +652,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         T.due_date: dates[T.due_date][keep_mask],
         T.terms_days: terms_days[keep_mask],
         T.amount: np.abs(amount[keep_mask]),
-        T.currency: currency[keep_mask],
+        T.currency: _out_text(currency[keep_mask]),
         T.disputed: disputed[keep_mask],
         T.settled_date: dates[T.settled_date][keep_mask],
         T.applied_to: kept_ids(get[T.applied_to]),
@@ -672,17 +672,17 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         tx = tx[_TRANSACTION_COLUMNS]
 
     rejects = _frame({
-        Rejects.source: _sources(file, rows[rej]),
-        Rejects.file: np.full(len(rej), file, dtype=object),
+        Rejects.source: _out_text(_sources(file, rows[rej])),
+        Rejects.file: _out_repeat(file, len(rej)),
         Rejects.row: rows[rej],
-        Rejects.reason: reasons[rejected],
-        Rejects.raw: _raw(cells, headers, rej).to_numpy(dtype=object),
+        Rejects.reason: _out_text(reasons[rejected]),
+        Rejects.raw: _out_text(_raw(cells, headers, rej).to_numpy(dtype=object)),
         Rejects.amount: np.abs(amount[rejected]),
     })
     skipped = _frame({
-        Skipped.file: np.full(len(skip_idx), file, dtype=object),
+        Skipped.file: _out_repeat(file, len(skip_idx)),
         Skipped.row: rows[skip_idx],
-        Skipped.rule: rules[skip_idx].astype(object),
+        Skipped.rule: _out_text(rules[skip_idx].astype(object)),
         Skipped.amount: np.abs(amount_all[skip_idx]),
     })
     rejects = _as_text(rejects, [Rejects.source, Rejects.file, Rejects.reason, Rejects.raw])
@@ -693,14 +693,41 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
                       rows_read=n, notes=notes)
 
 
-def _sources(file: str, rows: np.ndarray) -> np.ndarray:
-    """``"file:row"`` for each row number, as an object array of Python strings (built by
-    Arrow: formatting a million row numbers in Python dominates otherwise)."""
-    if len(rows) == 0:
-        return np.array([], dtype=object)
+def _sources(file: str, rows: np.ndarray) -> pa.Array:
+    """``"file:row"`` for each row number, as an Arrow string array (built by Arrow:
+    formatting a million row numbers in Python dominates otherwise)."""
     text = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
-    joined = pc.binary_join_element_wise(pa.scalar(file, pa.string()), text, ":")
-    return joined.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return pc.binary_join_element_wise(pa.scalar(file, pa.string()), text, ":")
+
+
+def _text_dtype() -> pd.StringDtype | None:
+    """pandas' default dtype for text when it is Arrow-backed (pandas >= 3, or
+    ``future.infer_string`` on pandas 2), else None (the default is object)."""
+    dtype = pd.Series(["a"]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None
+
+
+def _out_text(values: pa.Array | pa.ChunkedArray | np.ndarray) -> pd.Series | np.ndarray:
+    """An output text column in pandas' default text dtype: built zero-copy from the Arrow
+    array when that dtype is Arrow-backed, else an object array of Python strings. Missing
+    values (Arrow nulls, None) stay missing."""
+    dtype = _text_dtype()
+    if isinstance(values, np.ndarray):
+        if dtype is None:
+            return values.astype(object, copy=False)
+        values = pa.array(values.astype(object, copy=False), type=pa.string(), from_pandas=True)
+    if dtype is None:
+        return _to_objects(values)
+    return pd.Series(pd.arrays.ArrowStringArray(values, dtype=dtype))
+
+
+def _out_repeat(text: str, n: int) -> pd.Series | np.ndarray:
+    """One text value repeated ``n`` times, as :func:`_out_text` would give it."""
+    if _text_dtype() is None:
+        return np.full(n, text, dtype=object)
+    return _out_text(pa.repeat(pa.scalar(text, pa.string()), n) if n else pa.array([], pa.string()))
 
 
 _STR = pd.StringDtype("pyarrow")
@@ -734,9 +761,12 @@ def _obj(values) -> pd.Series:
 
 
 def _frame(columns: dict) -> pd.DataFrame:
-    """A DataFrame whose object arrays stay object dtype."""
-    return pd.DataFrame({k: (pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
-                             else pd.Series(v)) for k, v in columns.items()})
+    """A DataFrame whose object arrays stay object dtype (Series are taken as they are)."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    index = pd.RangeIndex(n)
+    return pd.DataFrame({k: (v.set_axis(index) if isinstance(v, pd.Series)
+                             else pd.Series(v, index=index, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
+                             else pd.Series(v, index=index)) for k, v in columns.items()}, copy=False)
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -747,13 +777,13 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.assign(**{c: pd.Series([], index=frame.index, dtype=str) for c in columns})
 
 
-def _ids(values: pa.Array) -> np.ndarray:
+def _ids(values: pa.Array) -> pd.Series | np.ndarray:
     """Identifiers: cells are already stripped text (numbers from Excel/Parquet were
-    normalised from their native values), so only blanks become missing (None)."""
-    if len(values) == 0:
-        return np.array([], dtype=object)
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
-    return _to_objects(values)
+    normalised from their native values), so only blanks become missing. An output text
+    column (:func:`_out_text`)."""
+    if len(values):
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    return _out_text(values)
 
 
 def _squash_unique(values: pa.Array) -> pa.Array:
