@@ -19,7 +19,8 @@ durations          ``compute_durations`` inside ``analyse``
 dtp_fit            ``DaysToPayModel.fit`` of the current customer curves inside ``analyse``
 outlook            ``calibrated_outlook`` (incl. its days-to-pay fits on past cut-offs)
 pay_runs           ``detect_pay_runs``
-features           ``build_features``
+features           ``next_invoice_features`` + ``features_as_of`` (one build serves training and
+                   scoring)
 lateness_fit       ``LatenessModel.fit`` (trained on the ``max_train_invoices`` most recent)
 lateness_score     ``customer_lateness``
 segments           ``segment_customers``
@@ -170,7 +171,7 @@ def _stage_hooks():
     attributes times the real call without copying its code here. Several functions make up
     the ``kpis`` stage; their times add up.
     """
-    from arinsights.behaviour import distributions, durations, features, lateness, outlook, paycycle
+    from arinsights.behaviour import distributions, durations, lateness, outlook, paycycle
     from arinsights.playbook import actions, kpis, segments, worklist
 
     return [
@@ -178,7 +179,8 @@ def _stage_hooks():
         ("dtp_fit", distributions.DaysToPayModel, "fit"),
         ("outlook", outlook, "calibrated_outlook"),
         ("pay_runs", paycycle, "detect_pay_runs"),
-        ("features", features, "build_features"),
+        ("features", lateness, "next_invoice_features"),
+        ("features", lateness, "features_as_of"),
         ("lateness_fit", lateness.LatenessModel, "fit"),
         ("lateness_score", lateness, "customer_lateness"),
         ("segments", segments, "segment_customers"),
