@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..schema import Actions, SegmentEvidence, Segments
 from ..settings import PlaybookSettings, Settings
@@ -71,12 +73,32 @@ def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=object)
 
 
+_INT_LO, _INT_HI = -10_000, 100_000
+_INT_TEXT: list[np.ndarray] = []  # str(i) for _INT_LO <= i < _INT_HI, built on first use
+
+
+def _int_table() -> np.ndarray:
+    if not _INT_TEXT:
+        _INT_TEXT.append(np.arange(_INT_LO, _INT_HI).astype(str).astype(object))
+    return _INT_TEXT[0]
+
+
 def _int(x) -> np.ndarray:
-    """Rounded numbers as text ("" where missing)."""
+    """Rounded numbers as text ("" where missing).
+
+    The usual small numbers (counts, days, percents) are looked up in a table of their text;
+    others are converted one by one. The same text as ``str(int(round(x)))``.
+    """
     v = np.asarray(x, dtype=float)
     ok = np.isfinite(v)
-    txt = np.where(ok, np.round(v), 0).astype(np.int64).astype(str).astype(object)
-    return np.where(ok, txt, "")
+    r = np.where(ok, np.round(v), 0)
+    out = np.full(v.shape, "", dtype=object)
+    small = ok & (r >= _INT_LO) & (r < _INT_HI)
+    out[small] = _int_table()[r[small].astype(np.int64) - _INT_LO]
+    big = ok & ~small
+    if big.any():
+        out[big] = r[big].astype(np.int64).astype(str).astype(object)
+    return out
 
 
 def _pct(x) -> np.ndarray:
@@ -88,24 +110,48 @@ _MONTHS = np.array(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep
 
 
 def _money(amount, currency) -> np.ndarray:
-    """"$1,250.00" for USD/GBP/EUR, "1,250.00 CHF" otherwise ("" where missing)."""
-    v = pd.Series(np.asarray(amount, dtype=float))
-    num = v.map("{:,.2f}".format).to_numpy(dtype=object)
-    cur = pd.Series(np.asarray(currency, dtype=object)).where(lambda c: c.notna(), "USD").astype(str)
-    sym = cur.map(_SYMBOLS).to_numpy(dtype=object)
+    """"$1,250.00" for USD/GBP/EUR, "1,250.00 CHF" otherwise ("" where missing).
+
+    Each distinct amount is formatted once; text is built only where there is an amount.
+    """
+    v = np.asarray(amount, dtype=float)
+    out = np.full(v.shape, "", dtype=object)
+    has = ~np.isnan(v)
+    if not has.any():
+        return out
+    codes, uniq = pd.factorize(v[has].view(np.int64))  # by bit pattern: -0.0 stays "-0.00"
+    num = np.asarray([f"{u:,.2f}" for u in np.asarray(uniq, dtype=np.int64).view(float)], dtype=object)[codes]
+    cur = pd.Series(np.asarray(currency, dtype=object)[has] if np.ndim(currency) else
+                    np.full(int(has.sum()), currency, dtype=object))
+    cur = cur.where(cur.notna(), "USD").astype(str).to_numpy(dtype=object)
+    ccodes, cuniq = pd.factorize(cur)
+    cuniq = np.asarray(cuniq, dtype=object)
+    sym = np.asarray([_SYMBOLS.get(c) for c in cuniq], dtype=object)[ccodes]
     has_sym = pd.notna(sym)
-    out = np.where(has_sym, np.where(has_sym, sym, "").astype(object) + num, num + " " + cur.to_numpy(dtype=object))
-    return np.where(v.notna(), out, "")
+    out[has] = np.where(has_sym, np.where(has_sym, sym, "").astype(object) + num, num + " " + cur)
+    return out
 
 
-def _date(x) -> np.ndarray:
-    """"15 Jul 2026" ("" where missing)."""
-    d = pd.to_datetime(pd.Series(x))
+def _date_parts(d: pd.Series) -> np.ndarray:
     ok = d.notna().to_numpy()
     day = np.char.zfill(np.nan_to_num(d.dt.day.to_numpy(dtype=float)).astype(np.int64).astype(str), 2).astype(object)
     month = _MONTHS[np.clip(np.nan_to_num(d.dt.month.to_numpy(dtype=float)).astype(np.int64) - 1, 0, 11)]
     year = np.nan_to_num(d.dt.year.to_numpy(dtype=float)).astype(np.int64).astype(str).astype(object)
     return np.where(ok, day + " " + month + " " + year, "")
+
+
+def _date(x) -> np.ndarray:
+    """"15 Jul 2026" ("" where missing); each distinct day is formatted once."""
+    d = pd.to_datetime(pd.Series(x))
+    if not (isinstance(d.dtype, np.dtype) and d.dtype.kind == "M"):  # e.g. with a time zone
+        return _date_parts(d)
+    v = d.to_numpy()
+    ok = ~np.isnat(v)
+    out = np.full(len(v), "", dtype=object)
+    if ok.any():
+        days, inv = np.unique(v[ok].astype("datetime64[D]"), return_inverse=True)
+        out[ok] = _date_parts(pd.Series(days.astype("datetime64[s]")))[inv]
+    return out
 
 
 def _ordinal(day) -> np.ndarray:
@@ -115,8 +161,8 @@ def _ordinal(day) -> np.ndarray:
     return d.astype(str).astype(object) + suffix.astype(object)
 
 
-def _join(parts, sep: str = "; ") -> np.ndarray:
-    """Join text parts row-wise, skipping empty ones (vectorised over rows)."""
+def _join_objects(parts, sep: str = "; ") -> np.ndarray:
+    """Join text parts row-wise, skipping empty ones (object arrays, the general path)."""
     out = None
     for p in parts:
         p = _arr(p)
@@ -126,6 +172,29 @@ def _join(parts, sep: str = "; ") -> np.ndarray:
         both = (out != "") & (p != "")
         out = np.where(both, out + sep + p, np.where(out == "", p, out))
     return out
+
+
+def _join(parts, sep: str = "; ") -> np.ndarray:
+    """Join text parts row-wise, skipping empty ones (vectorised over rows).
+
+    One pyarrow element-wise join, empty parts as nulls (skipped), behind an always-present
+    empty first part whose separator is then cut off: the same text as
+    ``sep.join(p for p in row if p)`` (:func:`_join_objects`).
+    """
+    parts = [_arr(p) for p in parts]
+    n = max((len(p) for p in parts if p.ndim), default=None)
+    if n is None:  # scalars only
+        return _join_objects(parts, sep)
+    text = pa.large_string()
+    arrays = [pa.array(np.full(n, "", dtype=object), type=text)]
+    for p in parts:
+        a = pa.array(np.broadcast_to(p, (n,)), type=text)
+        arrays.append(pc.if_else(pc.equal(a, ""), pa.scalar(None, text), a))
+    out = pc.binary_join_element_wise(*arrays, pa.scalar(sep, text), null_handling="skip")
+    if len(out) != n:  # not the element-wise answer: take the general path
+        return _join_objects(parts, sep)
+    out = pc.utf8_slice_codeunits(out, start=len(sep))
+    return np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _when(mask, text) -> np.ndarray:

@@ -147,11 +147,34 @@ def first_run_on_or_after(dates, pattern, day, *, roll_weekends: bool = True) ->
     dates = pd.Series(dates)
     dates = pd.to_datetime(dates).dt.normalize()
     idx = dates.index
-    pat = pd.Series(pattern, index=idx) if np.ndim(pattern) == 0 else pd.Series(np.asarray(pattern, dtype=object), index=idx)
-    pat = pat.where(pat.notna(), _PATTERN_NONE)
     dayv = np.broadcast_to(np.asarray(pd.to_numeric(pd.Series(day).to_numpy() if np.ndim(day) else day), dtype=float), (len(idx),))
     dayv = np.where(np.isnan(dayv), 1.0, dayv)
+    if (isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M" and np.isfinite(dayv).all()
+            and (dayv == np.round(dayv)).all() and (np.abs(dayv) < 2**31).all()):
+        return _first_run_days(dates, _pattern_codes(pattern, len(idx)), dayv.astype(np.int64), roll_weekends)
+    pat = pd.Series(pattern, index=idx) if np.ndim(pattern) == 0 else pd.Series(np.asarray(pattern, dtype=object), index=idx)
+    pat = pat.where(pat.notna(), _PATTERN_NONE)
+    return _first_run_general(dates, pat, dayv, roll_weekends)
 
+
+_RUN_PATTERNS = ("weekday", "day_of_month", "month_end")  # codes 1, 2, 3; anything else 0 (none)
+
+
+def _pattern_codes(pattern, n: int) -> np.ndarray:
+    """Pay-run pattern per row as a small integer (see :data:`_RUN_PATTERNS`; missing -> 0)."""
+    if np.ndim(pattern) == 0:
+        code = _RUN_PATTERNS.index(pattern) + 1 if isinstance(pattern, str) and pattern in _RUN_PATTERNS else 0
+        return np.full(n, code, dtype=np.int8)
+    values = pattern if isinstance(pattern, pd.Series) else np.asarray(pattern, dtype=object)
+    codes, uniques = pd.factorize(values)  # a few distinct patterns: compare those only
+    lut = np.array([_RUN_PATTERNS.index(u) + 1 if isinstance(u, str) and u in _RUN_PATTERNS else 0
+                    for u in np.asarray(uniques, dtype=object)] + [0], dtype=np.int8)
+    return lut[np.asarray(codes)]  # code -1 (missing) reads the trailing 0
+
+
+def _first_run_general(dates: pd.Series, pat: pd.Series, dayv: np.ndarray, roll_weekends: bool) -> pd.Series:
+    """:func:`first_run_on_or_after` with timestamp arithmetic (any day value, any dtype)."""
+    idx = dates.index
     wd = dates.dt.day_of_week.to_numpy(dtype=float)
     roll = _roll_weekend if roll_weekends else (lambda x: x)
     weekly = roll(dates + _days(np.mod(dayv - np.nan_to_num(wd), 7)))
@@ -170,6 +193,67 @@ def first_run_on_or_after(dates, pattern, day, *, roll_weekends: bool = True) ->
     out = out.mask((pat == "day_of_month").to_numpy(), monthly)
     out = out.mask((pat == "month_end").to_numpy(), month_end)
     return out
+
+
+def _month_starts(days: np.ndarray, ahead: int) -> list[np.ndarray]:
+    """First day (day number) of the month of each day and of the ``ahead`` months after it.
+
+    The calendar is consulted once per distinct month spanned (a small table), then looked up.
+    """
+    if len(days) == 0:
+        return [days.copy() for _ in range(ahead + 1)]
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo >= max(len(days), 4096):  # a sparse spread of days: convert directly
+        m = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    else:
+        table = np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        m = table[days - lo]
+    m0 = int(m.min())
+    starts = np.arange(m0, int(m.max()) + ahead + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return [starts[m - m0 + k] for k in range(ahead + 1)]
+
+
+def _first_run_days(dates: pd.Series, pat: np.ndarray, dayv: np.ndarray, roll_weekends: bool) -> pd.Series:
+    """:func:`first_run_on_or_after` on whole day numbers (int64), for whole-number run days.
+
+    Day numbers count from 1970-01-01, a Thursday, so the weekday (Monday = 0) of day ``n`` is
+    ``(n + 3) % 7``. The same dates as the timestamp arithmetic of :func:`_first_run_general`.
+    """
+    v = dates.to_numpy()
+    nat = np.isnat(v)
+    d = v.astype("datetime64[D]").astype(np.int64)
+    d[nat] = 0
+
+    def weekday(x):
+        return (x + 3) % 7
+
+    def roll(x):
+        if not roll_weekends:
+            return x
+        wd = weekday(x)
+        return x + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
+
+    def last_business_day(next_month_start):
+        last = next_month_start - 1
+        wd = weekday(last)
+        return last - np.where(wd == 5, 1, np.where(wd == 6, 2, 0))
+
+    is_week, is_dom, is_me = pat == 1, pat == 2, pat == 3  # codes of _pattern_codes
+    out = np.zeros(len(d), dtype=np.int64)
+    if is_week.any():
+        out = np.where(is_week, roll(d + np.mod(dayv - weekday(d), 7)), out)
+    if is_dom.any() or is_me.any():
+        this_start, next_start, after_start = _month_starts(d, 2)
+        if is_dom.any():
+            dom_this = roll(this_start + np.minimum(dayv, next_start - this_start) - 1)
+            dom_next = roll(next_start + np.minimum(dayv, after_start - next_start) - 1)
+            out = np.where(is_dom, np.where(dom_this >= d, dom_this, dom_next), out)
+        if is_me.any():
+            me_this, me_next = last_business_day(next_start), last_business_day(after_start)
+            out = np.where(is_me, np.where(me_this >= d, me_this, me_next), out)
+    res = out.astype("datetime64[D]").astype(dates.dtype)
+    res[nat | ~(is_week | is_dom | is_me)] = np.datetime64("NaT")
+    return pd.Series(res, index=dates.index, dtype=dates.dtype)
 
 
 def _disputed(durations: pd.DataFrame, invoices: pd.DataFrame | None, s: PlaybookSettings) -> np.ndarray:
@@ -232,6 +316,41 @@ def _runs_by_code(runs: pd.DataFrame, cust_ids: np.ndarray) -> tuple[np.ndarray,
     return pattern, day
 
 
+_DAY_NS = 86_400_000_000_000
+
+
+def _combined_key(code: np.ndarray, *date_keys: np.ndarray) -> np.ndarray | None:
+    """One int64 key ordered as (code, *date_keys), or None when it would not fit.
+
+    ``date_keys`` are nanosecond keys (missing = int64 max, sorting last); when every date is
+    a whole day they become day offsets (missing = one past the latest) and are packed into
+    one integer with the code: the key compares exactly as the tuple does.
+    """
+    if len(code) == 0:
+        return None
+    big = np.iinfo(np.int64).max
+    parts, span = [code - int(code.min())], int(code.max()) - int(code.min()) + 1
+    for k in date_keys:
+        has = k != big
+        v = k[has]
+        if len(v) and (v % _DAY_NS).any():
+            return None  # a time of day: keep the general lexsort
+        days = np.full(len(k), 0, dtype=np.int64)
+        lo = int(v.min()) // _DAY_NS if len(v) else 0
+        days[has] = v // _DAY_NS - lo
+        n = int(days[has].max()) + 2 if len(v) else 1
+        days[~has] = n - 1
+        if span * n >= 2**62:
+            return None
+        parts.append(days)
+        span *= n
+    out = parts[0]
+    for k, days in zip(date_keys, parts[1:]):
+        n = int(days.max()) + 1
+        out = out * n + days
+    return out
+
+
 def _paid_order(code: np.ndarray, paid_date: pd.Series, invoice_date: pd.Series, invoice_id: pd.Series) -> np.ndarray:
     """Positions that sort rows by (customer code, paid date, invoice date, invoice id).
 
@@ -248,9 +367,15 @@ def _paid_order(code: np.ndarray, paid_date: pd.Series, invoice_date: pd.Series,
         return k
 
     pk, ik = key(paid_date), key(invoice_date)
-    order = np.lexsort((ik, pk, code))
-    c, p, i = code[order], pk[order], ik[order]
-    tie = np.r_[False, (c[1:] == c[:-1]) & (p[1:] == p[:-1]) & (i[1:] == i[:-1])]
+    combined = _combined_key(np.asarray(code, dtype=np.int64), pk, ik)
+    if combined is not None:  # one integer key: one stable sort (the same order as the lexsort)
+        order = np.argsort(combined, kind="stable")
+        k = combined[order]
+        tie = np.r_[False, k[1:] == k[:-1]]
+    else:
+        order = np.lexsort((ik, pk, code))
+        c, p, i = code[order], pk[order], ik[order]
+        tie = np.r_[False, (c[1:] == c[:-1]) & (p[1:] == p[:-1]) & (i[1:] == i[:-1])]
     if tie.any():
         pos = np.flatnonzero(tie | np.r_[tie[1:], False])
         grp = np.cumsum(~tie)[pos]
@@ -328,14 +453,31 @@ def customer_history(invoices: pd.DataFrame, payments: pd.DataFrame | None, dura
     on_time = ~late_by_terms | on_run
     base = run_date.where(has_run, paid[D.due_date].dt.normalize())
     late_eff = (paid["_paid_date"] - base) / _DAY
-    paid = paid.assign(_on_time=on_time, _late_terms=late_by_terms, _run_expl=late_by_terms & on_run,
-                       _late_eff=late_eff.to_numpy(dtype=float))
-    paid = paid.iloc[_paid_order(paid[_CODE].to_numpy(), paid["_paid_date"], paid[D.invoice_date], paid[D.invoice_id])]
-    from_end = paid.groupby(_CODE, sort=False).cumcount(ascending=False).to_numpy()
+    # sorted by (customer, paid date, invoice date, invoice id); only the numbers travel
+    order = _paid_order(pcode, paid["_paid_date"], paid[D.invoice_date], paid[D.invoice_id])
+    pcode = pcode[order]
+    dtp = paid[D.days_to_pay].to_numpy(dtype=float)[order]
+    on_time = on_time[order]
+    # place from the end of each customer's run of rows (codes are sorted: runs are contiguous)
+    at = np.arange(len(pcode))
+    last = np.r_[pcode[1:] != pcode[:-1], True] if len(pcode) else np.zeros(0, bool)
+    run_end = np.flatnonzero(last)
+    from_end = run_end[np.searchsorted(run_end, at)] - at
     recent = from_end < s.drift_recent_k
-    paid = paid.assign(_recent_dtp=np.where(recent, paid[D.days_to_pay], np.nan),
-                       _earlier_dtp=np.where(recent, np.nan, paid[D.days_to_pay]),
-                       _earlier=~recent, _earlier_on_time=(~recent) & paid["_on_time"].to_numpy(bool))
+    paid = pd.DataFrame({
+        _CODE: pcode,
+        "_paid_date": paid["_paid_date"].to_numpy()[order],
+        D.days_to_pay: dtp,
+        D.days_late: paid[D.days_late].to_numpy(dtype=float)[order],
+        "_on_time": on_time,
+        "_late_terms": late_by_terms[order],
+        "_run_expl": (late_by_terms & on_run)[order],
+        "_late_eff": late_eff.to_numpy(dtype=float)[order],
+        "_recent_dtp": np.where(recent, dtp, np.nan),
+        "_earlier_dtp": np.where(recent, np.nan, dtp),
+        "_earlier": ~recent,
+        "_earlier_on_time": (~recent) & on_time,
+    })
     g = paid.groupby(_CODE, sort=True)
     hist_paid = pd.DataFrame({
         H.n_paid: g.size(),
