@@ -100,6 +100,12 @@ _FATE = "_fate"      # missing = still live; "merged" or "rejected"
 _RULE = "_rule"      # merge rule
 _REASON = "_reason"  # reject reason
 _INTO = "_into"      # source of the row a merged row was folded into
+# integer codes of the identifier columns (equal text, equal code; missing: -1), made once
+_DOC = "_doc"        # document_id, in one vocabulary with applied_to
+_REF = "_ref"        # applied_to, in the vocabulary of document_id
+_CUST = "_cust"      # customer_id
+_CUR = "_cur"        # currency
+_CODE_COLUMNS = {_DOC: T.document_id, _REF: T.applied_to, _CUST: T.customer_id, _CUR: T.currency}
 
 _MERGED = "merged"
 _REJECTED = "rejected"
@@ -168,27 +174,6 @@ def _strings(s: pd.Series) -> pd.Series:
         # missing value, as the general path below does, without the object round trip
         return s.astype(_STR_DTYPE)
     return s.astype(object).where(s.notna(), None).astype(_STR_DTYPE)
-
-
-def _sort_stable(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """``df.sort_values(by, kind="mergesort").reset_index(drop=True)``, missing values last.
-
-    Sorted by Arrow when the columns convert (text compares by code point either way, and
-    Arrow's sort is stable too), which is much faster on text keys; else by pandas.
-    """
-    order = None
-    if len(df) > 1:
-        try:
-            table = pa.table({f"k{i}": pa.array(df[c], from_pandas=True) for i, c in enumerate(by)})
-            if all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_timestamp(t)
-                   or pa.types.is_integer(t) or pa.types.is_null(t) for t in table.schema.types):
-                order = pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending") for i in range(len(by))])
-                order = order.to_numpy(zero_copy_only=False)
-        except (pa.ArrowException, TypeError, ValueError):
-            order = None
-    if order is None:
-        return df.sort_values(by, kind="mergesort").reset_index(drop=True)
-    return df.iloc[order].reset_index(drop=True)
 
 
 def _arrow(values) -> pa.Array | pa.ChunkedArray | None:
@@ -273,6 +258,20 @@ def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
     if len(pos) and (pos < 0).any():
         return pd.Series(s.array.take(pos, allow_fill=True), name=s.name)
     return pd.Series(s.array.take(pos), name=s.name)
+
+
+def _take_coded(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Series:
+    """``_take(s, pos)`` for a column with few distinct values, given their codes (equal
+    values, equal codes; missing: -1): the values are taken once per code, then repeated
+    from that short array (much faster than taking text from the whole column)."""
+    pos = np.asarray(pos, dtype="int64")
+    if len(codes) == 0 or len(pos) == 0:
+        return _take(s, pos)
+    first = np.full(int(codes.max()) + 1, -1, dtype="int64")
+    rows = np.flatnonzero(codes >= 0)
+    first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
+    c = np.where(pos >= 0, codes[np.maximum(pos, 0)], -1)
+    return _take(_take(s, first), c)
 
 
 def _live(w: pd.DataFrame) -> pd.Series:
@@ -377,7 +376,11 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
     cleaning does not depend on the order of the input rows. Identifier columns are
     stripped (empty strings become missing); currency codes are upper-cased and default to
     ``settings.default_currency``. Working columns ``_rid``, ``_fate``, ``_rule``,
-    ``_reason``, ``_into`` are added.
+    ``_reason``, ``_into`` are added, and the integer codes of the identifiers, made once
+    and used by every later step instead of the text: ``_doc`` and ``_ref`` (document_id
+    and applied_to in one vocabulary, so a reference is an integer lookup), ``_cust``,
+    ``_cur`` (equal text, equal code; missing: -1). A step that changes an identifier
+    updates its code.
 
     Examples
     --------
@@ -395,8 +398,7 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
         if col not in w.columns:
             w[col] = np.nan
     for col in (T.document_id, T.customer_id, T.customer_name, T.applied_to, T.line_of, T.currency):
-        s = _strings(w[col]).str.strip()
-        w[col] = _strings(s.where(s.ne(""), None))
+        w[col] = _stripped(w[col])
     w[T.currency] = _strings(w[T.currency].str.upper().fillna(settings.default_currency))
     w[T.amount] = w[T.amount].astype(float)
     w[T.open_amount] = w[T.open_amount].astype(float)
@@ -407,27 +409,79 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
     if file_code is None:  # missing or odd file values: the general (slower) path
         same_place = w.duplicated([T.file, T.row]).any()
         file_key = w[T.file].astype(str).to_numpy()
+        order = None
     else:
-        same_place = pd.DataFrame({"f": file_code, "r": row}).duplicated().any()
+        order = np.lexsort((row, file_key))
+        k, r = file_key[order], row[order]
+        # equal (file, row) pairs have equal keys, so they are next to each other in this order
+        same_place = bool(((k[1:] == k[:-1]) & (r[1:] == r[:-1])).any())
+        if same_place:
+            same_place = pd.DataFrame({"f": file_code, "r": row}).duplicated().any()
     if same_place:  # same provenance twice: order by content too
         tie = pd.util.hash_pandas_object(w[_business_columns(w)].astype(str), index=False).to_numpy()
-    else:
-        tie = np.zeros(len(w), dtype="uint64")
-    order = np.lexsort((tie, row, file_key))
+        order = np.lexsort((tie, row, file_key))
+    elif order is None:
+        order = np.lexsort((row, file_key))
     if len(order) and not np.array_equal(order, np.arange(len(order))):  # already in order: no copy
         w = w.iloc[order]
     w = w.reset_index(drop=True)
     w[_RID] = np.arange(len(w), dtype="int64")
+    w[_DOC], w[_REF] = _joint_codes(w[T.document_id], w[T.applied_to])
+    w[_CUST] = _codes(w[T.customer_id])
+    w[_CUR] = _codes(w[T.currency])
     for col in (_FATE, _RULE, _REASON, _INTO):
         w[col] = pd.Series(np.full(len(w), None, dtype=object), index=w.index, dtype=object)
     return w
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Text stripped of surrounding whitespace, empty strings missing. The column itself
+    (not a copy) when that changes nothing, which is the usual case."""
+    s = _strings(values)
+    t = s.str.strip()
+    empty = t.eq("").fillna(False).to_numpy(dtype=bool)
+    if not empty.any():
+        # stripping only removes characters: an equal total length means nothing was stripped
+        if _total_length(t) == _total_length(s):
+            return s
+        return _strings(t)
+    return _strings(t.where(~empty, None))
+
+
+def _total_length(s: pd.Series) -> int:
+    """The summed length of the texts (in bytes for Arrow-backed text, else in characters)."""
+    a = _arrow(s) if s.dtype != object else None
+    if a is not None:
+        return int(pc.sum(pc.binary_length(a)).as_py() or 0)
+    return int(s.str.len().sum())
+
+
+def _joint_codes(*columns: pd.Series) -> list[np.ndarray]:
+    """Integer codes of the values of several columns in one vocabulary (equal text, equal
+    code, across the columns; missing: -1)."""
+    n = [len(c) for c in columns]
+    codes = None
+    arrays = [_arrow(c) for c in columns]
+    if all(a is not None for a in arrays):
+        try:
+            chunks = [ch for a in arrays for ch in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+            enc = pa.chunked_array(chunks, type=pa.string()).dictionary_encode()  # one dictionary for all chunks
+            codes = pc.fill_null(pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32()), -1)
+            codes = np.asarray(codes.to_numpy(), dtype="int64")
+        except (pa.ArrowException, TypeError, ValueError):
+            codes = None
+    if codes is None:
+        codes, _ = pd.factorize(np.concatenate([c.to_numpy(dtype=object) for c in columns]))
+        codes = np.asarray(codes, dtype="int64")
+    return np.split(codes, np.cumsum(n)[:-1])
 
 
 def _file_keys(files: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Integer codes of the file names (equal names, equal codes) and their rank in the
     order of the names as text, computed on the few distinct names; (None, None) when a
     name is missing."""
-    codes, uniq = pd.factorize(files.to_numpy(dtype=object))
+    codes, uniq = pd.factorize(files)
+    codes = np.asarray(codes, dtype="int64")
     if (codes < 0).any():
         return None, None
     text = pd.Series(np.asarray(uniq, dtype=object), dtype=object).astype(str).to_numpy(dtype=object)
@@ -464,6 +518,9 @@ def merge_exact_duplicates(w: pd.DataFrame) -> pd.DataFrame:
     # an all-missing column does not tell rows apart: leave it out of the pre-filter
     numeric = [c for c in numeric if not w[c].isna().all()]
     cand = live.to_numpy(dtype=bool).copy()
+    if cand.any():  # and share their document number (or both have none)
+        doc = _code(w, _DOC)
+        cand &= _repeated(w[T.document_id], cand, doc) | (doc < 0)
     if numeric and cand.any():
         cand[cand] = w.loc[cand, numeric].duplicated(keep=False).to_numpy(dtype=bool)
     if not cand.any():
@@ -565,11 +622,11 @@ def _has_separator(w: pd.DataFrame, columns) -> bool:
     return False
 
 
-def _repeated(s: pd.Series, mask: np.ndarray) -> np.ndarray:
+def _repeated(s: pd.Series, mask: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
     """Rows in ``mask`` whose (non-missing) value of ``s`` occurs more than once among the
     rows in ``mask``: ``s[mask].duplicated(keep=False)`` for columns without missing values
-    in ``mask``, on integer codes."""
-    codes = _codes(s)
+    in ``mask``, on integer codes (``codes``: those of ``s`` when known)."""
+    codes = _codes(s) if codes is None else codes
     m = mask & (codes >= 0)
     counts = np.bincount(codes[m], minlength=int(codes.max()) + 1 if len(codes) else 0)
     out = np.zeros(len(s), dtype=bool)
@@ -640,7 +697,7 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     # only rows whose document number repeats can share a key, except rows whose key is
     # missing (no customer or kind: they form one group) or whose parts hold the separator
     lv = live.to_numpy(dtype=bool)
-    cand = lv & (_repeated(w[T.document_id], lv) | w[T.customer_id].isna().to_numpy(dtype=bool)
+    cand = lv & (_repeated(w[T.document_id], lv, _code(w, _DOC)) | w[T.customer_id].isna().to_numpy(dtype=bool)
                  | w[T.kind].isna().to_numpy(dtype=bool))
     cols = (T.customer_id, T.kind, T.document_id, T.applied_to)
     if _has_separator(w, cols) and _has_separator(w[live], cols):
@@ -678,6 +735,12 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
             cur = out.loc[a.index[keep], col]
             new = filled.loc[keep, col]
             out.loc[a.index[keep], col] = cur.where(cur.notna(), new)
+        for code_col, col in _CODE_COLUMNS.items():  # keep the codes of filled values in step
+            if col in fill_cols and code_col in out.columns:
+                codes = out.loc[a.index, code_col].where(a[col].notna())  # one code per value
+                new = codes.groupby(ga).transform("first").loc[keep]
+                cur = out.loc[a.index[keep], code_col]
+                out.loc[a.index[keep], code_col] = cur.where(cur >= 0, new.fillna(-1).astype("int64")).astype("int64")
         src = a[T.source].groupby(ga).transform("first")
         mask = pd.Series(w.index.isin(a.index[~keep]), index=w.index)
         out = _mark(out, mask, _MERGED, rule="repeated_document", into=src.reindex(w.index))
@@ -694,7 +757,7 @@ def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
     if not live.any():
         return w
     lv = live.to_numpy(dtype=bool)
-    sub = w[_repeated(w[T.document_id], lv)]  # a number used once is fine
+    sub = w[_repeated(w[T.document_id], lv, _code(w, _DOC))]  # a number used once is fine
     if len(sub) == 0:
         return w
     ncust = sub[T.customer_id].groupby(sub[T.document_id]).transform("nunique")
@@ -838,6 +901,16 @@ def _codes(s: pd.Series) -> np.ndarray:
     return np.asarray(codes, dtype="int64")
 
 
+def _code(w: pd.DataFrame, name: str) -> np.ndarray:
+    """The working code column ``name`` of ``w`` (made by :func:`prepare_transactions`), or
+    the codes computed now for a frame without it."""
+    if name in w.columns:
+        return w[name].to_numpy(dtype="int64")
+    if name in (_DOC, _REF):
+        return _joint_codes(w[T.document_id], w[T.applied_to])[0 if name == _DOC else 1]
+    return _codes(w[_CODE_COLUMNS[name]])
+
+
 def _rank_by_codes(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Series:
     """Dense rank (missing last) of ``s`` at positions ``pos``, given the codes of ``s``:
     only one value per distinct code is compared."""
@@ -858,13 +931,13 @@ def _latest_name_rows(w: pd.DataFrame, cust: np.ndarray) -> np.ndarray:
     ok = (w[T.customer_name].notna() & (w[_FATE] != _REJECTED)).to_numpy(dtype=bool) & (cust >= 0)
     rows = np.flatnonzero(ok)
     date = pd.to_datetime(w[T.document_date]).to_numpy()[rows].view("int64")  # NaT (int64 min) first
-    rows = rows[np.lexsort((w[_RID].to_numpy()[rows], date))]
+    rows = rows[np.lexsort((w[_RID].to_numpy()[rows], date, cust[rows]))]
     c = cust[rows]
     out = np.full(int(cust.max()) + 1 if len(cust) else 0, -1, dtype="int64")
     # the last row of each customer in that order
-    rev = c[::-1]
-    uniq, first = np.unique(rev, return_index=True)
-    out[uniq] = rows[::-1][first]
+    last = np.ones(len(c), dtype=bool)
+    last[:-1] = c[1:] != c[:-1]
+    out[c[last]] = rows[last]
     return out
 
 
@@ -886,7 +959,7 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     """
     settings = settings or IngestSettings()
     pos = np.flatnonzero((_live(w) & (w[T.kind] == S.KIND_INVOICE)).to_numpy(dtype=bool))
-    cust = _codes(w[T.customer_id])
+    cust = _code(w, _CUST)
     # order by (customer, invoice date, invoice number), stable, missing last; the number
     # is compared only where customer and date tie. Each column is then taken once.
     order = _stable_order([_rank_by_codes(w[T.customer_id], cust, pos), _take(w[T.document_date], pos),
@@ -903,7 +976,8 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     due_from = np.select([given.notna(), col[T.terms_days].notna()], ["given", "terms"], "default")
     name_rows = _latest_name_rows(w, cust)
     cp = cust[pos]
-    name_at = np.where(cp >= 0, name_rows[np.maximum(cp, 0)] if len(name_rows) else -1, -1)
+    names = _take(w[T.customer_name], name_rows)  # the name of each customer code
+    name_at = np.where(cp >= 0, cp, -1) if len(name_rows) else np.full(len(cp), -1, dtype="int64")
     amount = col[T.amount].astype(float)
     open_given = col[T.open_amount].astype(float).abs()
     snap = col[T.snapshot_date].notna() & open_given.notna()
@@ -916,12 +990,12 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
         disputed = _take(disputed, pos).astype("boolean").fillna(False).astype(bool)
     return pd.DataFrame({
         Invoices.invoice_id: _strings(_take(w[T.document_id], pos)),
-        Invoices.customer_id: _strings(_take(w[T.customer_id], pos)),
-        Invoices.customer_name: _strings(_take(w[T.customer_name], name_at)),
+        Invoices.customer_id: _strings(_take_coded(w[T.customer_id], cust, pos)),
+        Invoices.customer_name: _strings(_take(names, name_at)),
         Invoices.invoice_date: inv_date,
         Invoices.due_date: due,
         Invoices.amount: amount,
-        Invoices.currency: _strings(_take(w[T.currency], pos)),
+        Invoices.currency: _strings(_take_coded(w[T.currency], _code(w, _CUR), pos)),
         Invoices.disputed: disputed,
         Invoices.paid_date: pd.Series(pd.NaT, index=inv_date.index, dtype=inv_date.dtype),
         Invoices.settled_by: _strings(pd.Series(None, index=inv_date.index, dtype=object)),
@@ -931,7 +1005,10 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
         _SETTLED: col[T.settled_date],
         _OPEN_GIVEN: open_given,
         _BEFORE_SNAP: (amount - capacity).where(part, 0.0),
-    })
+        _DOC: _code(w, _DOC)[pos],
+        _CUST: cp,
+        _CUR: _code(w, _CUR)[pos],
+    }, copy=False)  # fresh columns: no copy into blocks
 
 
 # ----------------------------------------------------------------------------- step 6b
@@ -996,16 +1073,19 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     avail = amount.where(snap_open.isna(), np.minimum(amount, snap_open))
     return pd.DataFrame({
         Payments.payment_id: _strings(payment_id(pos)),
-        Payments.customer_id: _strings(_take(w[T.customer_id], pos)),
+        Payments.customer_id: _strings(_take_coded(w[T.customer_id], _code(w, _CUST), pos)),
         Payments.payment_date: date.take(order).reset_index(drop=True),
-        Payments.kind: _strings(_take(w[T.kind], pos)),
-        Payments.currency: _strings(_take(w[T.currency], pos)),
+        Payments.kind: _strings(_take_coded(w[T.kind], _codes(w[T.kind]), pos)),
+        Payments.currency: _strings(_take_coded(w[T.currency], _code(w, _CUR), pos)),
         Payments.source: _strings(_take(w[T.source], pos)),
         "applied_to": _take(w[T.applied_to], pos),
         "available": avail,
         "amount_read": amount,
         "hold": snapshot.notna(),
-    })
+        _REF: _code(w, _REF)[pos],
+        _CUST: _code(w, _CUST)[pos],
+        _CUR: _code(w, _CUR)[pos],
+    }, copy=False)  # fresh columns: no copy into blocks
 
 
 _MILLI = 1000.0  # allocation runs on integer thousandths of the currency unit (exact sums)
@@ -1033,22 +1113,46 @@ def _fifo_pairs(inv_group: np.ndarray, inv_amt: np.ndarray, cash_group: np.ndarr
     inv_idx, cash_idx, amount : ndarray
         Positions into the invoice and cash arrays and the allocated amount (int64).
     """
-    inv_end = pd.Series(inv_amt).groupby(inv_group).cumsum().to_numpy()
-    cash_end = pd.Series(cash_amt).groupby(cash_group).cumsum().to_numpy()
-    ni, nc = len(inv_end), len(cash_end)
-    ev = pd.DataFrame({
-        "g": np.concatenate([inv_group, cash_group]),
-        "end": np.concatenate([inv_end, cash_end]),
-        "inv": np.concatenate([np.arange(ni, dtype=float), np.full(nc, np.nan)]),
-        "cash": np.concatenate([np.full(ni, np.nan), np.arange(nc, dtype=float)]),
-    })
-    ev = ev.sort_values(["g", "end"], kind="mergesort").reset_index(drop=True)
-    filled = ev.groupby("g")[["inv", "cash"]].bfill()
-    prev = ev.groupby("g")["end"].shift(1).fillna(0).astype("int64")
-    seg = ev["end"].to_numpy() - prev.to_numpy()
-    ok = (seg > 0) & filled["inv"].notna().to_numpy() & filled["cash"].notna().to_numpy()
-    return (filled["inv"].to_numpy()[ok].astype("int64"), filled["cash"].to_numpy()[ok].astype("int64"),
-            seg[ok].astype("int64"))
+    inv_group, cash_group = np.asarray(inv_group, dtype="int64"), np.asarray(cash_group, dtype="int64")
+    inv_end = _sorted_group_cumsum(inv_group, np.asarray(inv_amt, dtype="int64"))
+    cash_end = _sorted_group_cumsum(cash_group, np.asarray(cash_amt, dtype="int64"))
+    ni = len(inv_end)
+    g = np.concatenate([inv_group, cash_group])
+    end = np.concatenate([inv_end, cash_end])
+    order = np.lexsort((end, g))  # stable: an invoice end before a cash end at the same point
+    g, end = g[order], end[order]
+    n = len(order)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    prev = np.zeros(n, dtype="int64")
+    prev[1:] = end[:-1]
+    prev[new_group] = 0
+    seg = end - prev
+
+    def next_of(is_kind):  # per event: the next event (itself included) of the kind in its group, -1 if none
+        at = np.where(is_kind, np.arange(n), n)
+        nxt = np.minimum.accumulate(at[::-1])[::-1]
+        ok = nxt < n
+        ok[ok] = g[nxt[ok]] == g[ok]
+        return np.where(ok, nxt, -1)
+
+    inv_next, cash_next = next_of(order < ni), next_of(order >= ni)
+    ok = (seg > 0) & (inv_next >= 0) & (cash_next >= 0)
+    return order[inv_next[ok]], order[cash_next[ok]] - ni, seg[ok]
+
+
+def _sorted_group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` within each group (the rows of a group next to each other,
+    as when sorted by group)."""
+    total = np.cumsum(values)
+    if len(values) == 0:
+        return total
+    if (group[1:] < group[:-1]).any():  # not sorted by group: let pandas group them
+        return pd.Series(values).groupby(group).cumsum().to_numpy()
+    start = np.ones(len(group), dtype=bool)
+    start[1:] = group[1:] != group[:-1]
+    before = (total - values)[start]  # the running total before each group
+    return total - before[np.cumsum(start) - 1]
 
 
 def _ns(values) -> np.ndarray:
@@ -1153,6 +1257,14 @@ def _customer_currency_codes(inv: pd.DataFrame, cash: pd.DataFrame) -> tuple[np.
     """One integer per (customer, currency) of each invoice and cash row: equal codes for
     equal ``"customer\x1fcurrency"`` texts (missing values form their own key)."""
     cols = (Invoices.customer_id, Invoices.currency)
+    if all(c in inv.columns and c in cash.columns for c in (_CUST, _CUR)):  # codes from prepare_transactions
+        cust = np.concatenate([inv[_CUST].to_numpy(dtype="int64"), cash[_CUST].to_numpy(dtype="int64")])
+        cur = np.concatenate([inv[_CUR].to_numpy(dtype="int64"), cash[_CUR].to_numpy(dtype="int64")])
+        if not ((cust < 0).any() or (cur < 0).any() or _codes_have_separator(cust, inv, cash, Invoices.customer_id)
+                or _codes_have_separator(cur, inv, cash, Invoices.currency)):
+            key, _ = pd.factorize(cust * (int(cur.max()) + 1 if len(cur) else 1) + cur)
+            key = np.asarray(key, dtype="int64")
+            return key[: len(inv)], key[len(inv):]
     parts = [pd.concat([inv[c], cash[c]], ignore_index=True) for c in cols]
     simple = not any(p.isna().any() for p in parts) and not _has_separator(
         pd.DataFrame({c: p for c, p in zip(cols, parts)}), cols)
@@ -1167,22 +1279,34 @@ def _customer_currency_codes(inv: pd.DataFrame, cash: pd.DataFrame) -> tuple[np.
     return key[: len(inv)], key[len(inv):]
 
 
+def _codes_have_separator(codes: np.ndarray, inv: pd.DataFrame, cash: pd.DataFrame, col: str) -> bool:
+    """Whether a value of ``col`` in the invoice and cash rows (with codes ``codes``, the
+    invoice rows first) holds the key separator; one value per code is looked at."""
+    if len(codes) == 0:
+        return False
+    first = np.full(int(codes.max()) + 1, -1, dtype="int64")
+    first[codes] = np.arange(len(codes))  # a row of each code (codes here are never missing)
+    first = first[first >= 0]
+    n = len(inv)
+    values = pd.concat([_take(inv[col], first[first < n]), _take(cash[col], first[first >= n] - n)],
+                       ignore_index=True)
+    return _has_separator(pd.DataFrame({col: values}), [col])
+
+
 def _referenced_positions(inv: pd.DataFrame, cash: pd.DataFrame, ikey: np.ndarray, ckey: np.ndarray) -> np.ndarray:
     """Position of the invoice each cash row references (same customer and currency), NaN
     when none."""
     j = None
-    try:  # Arrow: hashing the numbers in C++ (text equality is byte equality)
-        ids_a = pa.array(inv[Invoices.invoice_id], from_pandas=True)
-        if pa.types.is_large_string(ids_a.type):
-            ids_a = ids_a.cast(pa.string())
-        ref_a = _arrow(cash["applied_to"])
-        if ref_a is None:
-            ref_a = pa.array(cash["applied_to"].astype(object), from_pandas=True, type=pa.string())
-        if pa.types.is_string(ids_a.type) and ids_a.null_count == 0 and \
-                pc.count_distinct(ids_a).as_py() == len(ids_a):
-            j = pc.fill_null(pc.index_in(ref_a, value_set=ids_a), -1).to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, TypeError, ValueError):
-        j = None
+    if _DOC in inv.columns and _REF in cash.columns:  # codes in one vocabulary (prepare_transactions)
+        doc = inv[_DOC].to_numpy(dtype="int64")
+        ref = cash[_REF].to_numpy(dtype="int64")
+        size = int(max(doc.max(initial=-1), ref.max(initial=-1))) + 1
+        if (doc >= 0).all() and np.bincount(doc, minlength=size).max(initial=0) <= 1:  # unique numbers
+            inv_at = np.full(size + 1, -1, dtype="int64")  # the last slot: no reference
+            inv_at[doc] = np.arange(len(doc))
+            j = inv_at[np.where(ref >= 0, ref, size)]
+    if j is None:
+        j = _referenced_by_text(inv, cash)
     if j is None:
         ids = pd.Index(inv[Invoices.invoice_id].to_numpy(dtype=object))
         ref = cash["applied_to"].astype(object).fillna("\x00").to_numpy(dtype=object)
@@ -1194,6 +1318,24 @@ def _referenced_positions(inv: pd.DataFrame, cash: pd.DataFrame, ikey: np.ndarra
     hit = j >= 0
     hit[hit] = ikey[j[hit]] == ckey[hit]
     return np.where(hit, j, np.nan)
+
+
+def _referenced_by_text(inv: pd.DataFrame, cash: pd.DataFrame) -> np.ndarray | None:
+    """Position of the invoice whose number each cash row's ``applied_to`` is (-1: none),
+    hashing the numbers by Arrow; None when the numbers repeat or do not convert."""
+    try:  # text equality is byte equality
+        ids_a = pa.array(inv[Invoices.invoice_id], from_pandas=True)
+        if pa.types.is_large_string(ids_a.type):
+            ids_a = ids_a.cast(pa.string())
+        ref_a = _arrow(cash["applied_to"])
+        if ref_a is None:
+            ref_a = pa.array(cash["applied_to"].astype(object), from_pandas=True, type=pa.string())
+        if pa.types.is_string(ids_a.type) and ids_a.null_count == 0 and \
+                pc.count_distinct(ids_a).as_py() == len(ids_a):
+            return pc.fill_null(pc.index_in(ref_a, value_set=ids_a), -1).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    return None
 
 
 def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
@@ -1365,14 +1507,16 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     inv_src = np.where(from_settled, src, np.where(inv_all >= 0, ns + inv_all, -1))
     out = {}
     for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
-        out[c] = _take(pd.concat([settled[c], cash[c]], ignore_index=True), src)
+        both = pd.concat([settled[c], cash[c]], ignore_index=True)
+        out[c] = _take_coded(both, _codes(both), src) if c == Payments.customer_id else _take(both, src)
     out[Payments.amount] = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
                                           + [np.asarray(a, dtype=float) for a in parts_amt])[order]
     out[Payments.invoice_id] = _take(pd.concat([settled[Payments.invoice_id], inv[Invoices.invoice_id]],
                                                ignore_index=True), inv_src)
     for c in (Payments.kind, Payments.currency, Payments.source):
-        out[c] = _take(pd.concat([settled[c], cash[c]], ignore_index=True), src)
-    pay = pd.DataFrame(out)
+        both = pd.concat([settled[c], cash[c]], ignore_index=True)
+        out[c] = _take(both, src) if c == Payments.source else _take_coded(both, _codes(both), src)
+    pay = pd.DataFrame(out, copy=False)
     for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
               Payments.currency, Payments.source):
         pay[c] = _strings(pay[c])
@@ -1439,11 +1583,18 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
 
 # ----------------------------------------------------------------------------- driver
 
-def _validate(df: pd.DataFrame, model) -> pd.DataFrame:
+def _validate(df: pd.DataFrame, model, *, unique_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """``model.validate(df, lazy=True)``; a failure is a bug. For the invoices, integer codes
+    of the invoice numbers (``unique_ids``, one per row) show that the numbers are unique
+    without hashing the text again: the other checks of the schema still run."""
     import pandera.errors as pe
 
+    schema = model
+    if model is Invoices and unique_ids is not None and len(unique_ids) == len(df) and len(df):
+        if (unique_ids >= 0).all() and np.bincount(unique_ids).max() <= 1:
+            schema = Invoices.to_schema().update_column(Invoices.invoice_id, unique=False)
     try:
-        return model.validate(df, lazy=True)
+        return schema.validate(df, lazy=True)
     except pe.SchemaErrors as exc:  # a bug in cleaning, not a user error
         raise AssertionError(f"cleaning produced an invalid {model.__name__} table (a bug):\n"
                              f"{exc.failure_cases.head(20)}") from None
@@ -1464,6 +1615,23 @@ def _typed_empty(model) -> pd.DataFrame:
         else:
             cols[name] = pd.Series([], dtype=_STR_DTYPE)
     return pd.DataFrame(cols)
+
+
+def _foreign_currency_cash(inv: pd.DataFrame, cash: pd.DataFrame) -> np.ndarray:
+    """Cash rows in a currency their customer has no invoice in, while it has invoices in
+    another one (usually a payments file without a currency column read with the default
+    currency)."""
+    if all(c in inv.columns and c in cash.columns for c in (_CUST, _CUR)):  # codes from prepare_transactions
+        i_cust, c_cust = inv[_CUST].to_numpy(dtype="int64"), cash[_CUST].to_numpy(dtype="int64")
+        i_cur, c_cur = inv[_CUR].to_numpy(dtype="int64"), cash[_CUR].to_numpy(dtype="int64")
+        if not any((c < 0).any() for c in (i_cust, c_cust, i_cur, c_cur)):
+            width = int(max(i_cur.max(initial=0), c_cur.max(initial=0))) + 1
+            return ~np.isin(c_cust * width + c_cur, i_cust * width + i_cur) & np.isin(c_cust, i_cust)
+    inv_keys = pd.MultiIndex.from_arrays([inv[Invoices.customer_id].astype(object), inv[Invoices.currency].astype(object)])
+    cash_keys = pd.MultiIndex.from_arrays([cash[Payments.customer_id].astype(object),
+                                           cash[Payments.currency].astype(object)])
+    invoiced = pd.Index(inv[Invoices.customer_id].astype(object).unique())
+    return ~cash_keys.isin(inv_keys) & (invoiced.get_indexer(cash[Payments.customer_id].astype(object)) >= 0)
 
 
 def _money(x: float) -> str:
@@ -1521,11 +1689,15 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     settled = settlement_payments(inv)
     cash = _cash_rows(w)
     payments, stats = allocate_payments(inv, cash, settled, settings)
+    # only these columns of the cash rows are used below (drop the other text early: memory)
+    cash = cash[[Payments.customer_id, Payments.currency, Payments.payment_date, _CUST, _CUR]]
     inv = paid_dates(inv, payments, settings)
 
     # ---- the three destinations of every input row
-    fate = w[_FATE].astype(object).fillna(_KEPT)
-    kept = w.loc[fate == _KEPT, [T.file, T.row, T.kind, T.amount]].reset_index(drop=True)
+    fate = w[_FATE].to_numpy(dtype=object)
+    is_kept = pd.isna(fate)
+    kept = w[[T.file, T.row, T.kind, T.amount]]  # the four columns only, then the rows
+    kept = (kept if is_kept.all() else kept[is_kept]).reset_index(drop=True)
     m = w[fate == _MERGED]
     merged = pd.DataFrame({
         "file": _strings(m[T.file]), "row": m[T.row].astype("int64"), "rule": _strings(m[_RULE]),
@@ -1540,6 +1712,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         f"cleaning lost rows: {n_in} in, {len(kept)} kept + {len(merged)} merged + {len(rejects)} rejected")
     assert len(inv) + len(cash) == len(kept), (
         f"kept rows ({len(kept)}) are not the invoices ({len(inv)}) plus payments/credits ({len(cash)})")
+    del w, m, r  # the working copy is not needed below (memory)
 
     # ---- outputs
     inv_out = inv[_INV_COLUMNS].reset_index(drop=True)
@@ -1552,7 +1725,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         rejects = _typed_empty(Rejects)
     if len(merged) == 0:
         merged = _typed_empty(Merged)
-    inv_out = _validate(inv_out, Invoices)
+    inv_out = _validate(inv_out, Invoices, unique_ids=inv[_DOC].to_numpy(dtype="int64") if _DOC in inv else None)
     payments = _validate(payments, Payments)
     rejects = _validate(rejects, Rejects)
     merged = _validate(merged, Merged)
@@ -1565,13 +1738,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     unapplied = payments[payments[Payments.invoice_id].isna()]
     part = inv[_BEFORE_SNAP] > tol
     export_paid = inv[_OPEN_GIVEN].notna() & (balance > inv[_OPEN_GIVEN] + tol)
-    # cash in a currency the customer has no invoice in, while it has invoices in another one:
-    # usually a payments file without a currency column read with the default currency
-    inv_keys = pd.MultiIndex.from_arrays([inv[Invoices.customer_id].astype(object), inv[Invoices.currency].astype(object)])
-    cash_keys = pd.MultiIndex.from_arrays([cash[Payments.customer_id].astype(object),
-                                           cash[Payments.currency].astype(object)])
-    invoiced = pd.Index(inv[Invoices.customer_id].astype(object).unique())
-    foreign = ~cash_keys.isin(inv_keys) & (invoiced.get_indexer(cash[Payments.customer_id].astype(object)) >= 0)
+    foreign = _foreign_currency_cash(inv, cash)
     dates = pd.concat([inv[Invoices.invoice_date], cash[Payments.payment_date], settled[Payments.payment_date]])
     quality = {
         "rows": n_in, "kept": len(kept), "merged": len(merged), "rejected": len(rejects),
