@@ -176,3 +176,39 @@ def test_outlook_calibrated_on_a_sample_covers_every_customer(sample):
     pd.testing.assert_frame_equal(part.sort_values(key, ignore_index=True), again.sort_values(key, ignore_index=True))
     with pytest.raises(ParameterError):
         PaymentOutlookCalibrator(max_customers=0).fit(inv, pay, as_of)
+
+
+def test_canonical_order_with_integer_ranked_customer_ids_and_missing_ones():
+    # the Arrow sort ranks the text first key (customer id) as integers; missing ids stay last
+    rng = np.random.default_rng(21)
+    n = 700
+    cust = pd.Series(rng.choice(["b", "B", "é", "a b", "10", "9", "", "Ä"], n), dtype=object)
+    cust[rng.random(n) < 0.05] = None
+    for dtype in ("str", object):
+        pay = pd.DataFrame({
+            Payments.customer_id: cust.astype(dtype) if dtype != object else cust,
+            Payments.payment_date: pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
+            Payments.payment_id: pd.Series(rng.choice(["P1", "P10", "P2"], n), dtype="str"),
+            Payments.invoice_id: pd.Series(rng.choice(["I1", "I2", None], n), dtype="str"),
+            Payments.amount: rng.choice([1.0, -2.5, np.nan], n),
+            "row": np.arange(n),
+        })
+        pd.testing.assert_frame_equal(_sorted_by(pay, _PAYMENT_KEYS), _pandas_order(pay, _PAYMENT_KEYS))
+
+
+# ----------------------------------------------------------------------------- lateness hold-out
+def test_lateness_single_holdout_only_above_its_threshold(sample):
+    inv, pay, as_of = sample.invoices, sample.payments, pd.Timestamp(sample.end)
+    feats = build_features(*canonical_order(inv, pay), as_of)
+    n = int(feats[F.late].notna().sum())
+    folds = LatenessModel(single_holdout_rows=None, **TINY).fit(feats)
+    below = LatenessModel(single_holdout_rows=n + 1, **TINY).fit(feats)
+    np.testing.assert_array_equal(below.predict_proba(feats), folds.predict_proba(feats))
+    one = LatenessModel(single_holdout_rows=n, **TINY).fit(feats)
+    # same final booster, calibration learned on the second-newest time-ordered fold only
+    np.testing.assert_array_equal(one.booster_.predict_proba(feats[one.feature_names_].astype(float)),
+                                  folds.booster_.predict_proba(feats[folds.feature_names_].astype(float)))
+    assert one.calibration_method_ is not None
+    p = one.predict_proba(feats)
+    assert np.all((p >= 0) & (p <= 1))
+    assert not np.array_equal(p, folds.predict_proba(feats))

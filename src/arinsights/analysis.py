@@ -119,6 +119,19 @@ def _in_key_order(table) -> bool:
     return True
 
 
+def _first_key_as_ranks(table):
+    """The table with a text first key (the customer id: few distinct values) replaced by the
+    rank of each value among the distinct ones (nulls stay null), so the sort compares
+    integers instead of strings: equal texts get equal ranks and the ranks are in the
+    order Arrow sorts the texts in, so the sorted order is the same."""
+    col = table.column(0)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) or table.num_rows < 2:
+        return table
+    enc = pc.dictionary_encode(col.combine_chunks())
+    ranks = pc.rank(enc.dictionary, sort_keys="ascending", tiebreaker="dense")  # distinct values
+    return table.set_column(0, table.field(0).name, pc.take(ranks, enc.indices))
+
+
 def _sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)``.
 
@@ -131,7 +144,7 @@ def _sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
     if _in_key_order(table):
         return frame.reset_index(drop=True)
-    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])  # stable, nulls at the end
+    order = pc.sort_indices(_first_key_as_ranks(table), sort_keys=[(k, "ascending") for k in keys])  # stable, nulls at the end
     return frame.take(order.to_numpy()).reset_index(drop=True)
 
 
@@ -219,7 +232,8 @@ def analyse(
     if _min_rows_for_classifier(features):
         lateness_model = LatenessModel(grace_days=b.grace_days, max_train=b.max_train_invoices,
                                        random_state=b.random_state, trend_k=b.trend_k,
-                                       shrink_k=b.features_shrink_k).fit(features)
+                                       shrink_k=b.features_shrink_k,
+                                       single_holdout_rows=b.lateness_single_holdout_rows).fit(features)
         lateness = customer_lateness(lateness_model, invoices, payments, as_of, features=next_features)
     else:
         notes.append("Too few invoices with a known outcome to train the lateness classifier; "
@@ -234,7 +248,8 @@ def analyse(
     if with_backtest and lateness_model is not None:
         try:
             bt = backtest(invoices, payments, as_of, n_cutoffs=b.backtest_cutoffs, grace_days=b.grace_days,
-                          random_state=b.random_state, trend_k=b.trend_k, shrink_k=b.features_shrink_k)
+                          random_state=b.random_state, trend_k=b.trend_k, shrink_k=b.features_shrink_k,
+                          model_params={"single_holdout_rows": b.lateness_single_holdout_rows})
         except InputError as exc:  # e.g. too little history for the cut-offs
             notes.append(f"Backtest not run: {exc}")
 

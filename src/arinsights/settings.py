@@ -59,6 +59,10 @@ class BehaviourSettings:
     backtest_cutoffs: int = 4
     #: invoices the lateness classifier trains on at most (most recent first).
     max_train_invoices: int = 200_000
+    #: with at least this many training invoices, the lateness classifier calibrates on one
+    #: time-ordered hold-out instead of every fold (about 40% less fitting; on the 1M-invoice
+    #: generated ledger: backtest ROC-AUC -0.0015, Brier -0.0003, see LatenessModel).
+    lateness_single_holdout_rows: int = 150_000
     #: random_state of the lateness classifier.
     random_state: int = 0
     #: calibrated payment outlook: past cut-offs per horizon it learns from ...

@@ -127,27 +127,34 @@ def _obs_loglik(family, z, gamma_obs, event, y):
     return np.where(event, ev, _logsf_std(family, z))
 
 
-def _derivs_split(family: str, z: np.ndarray, cens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _derivs_split(family: str, z: np.ndarray, cens: np.ndarray, cache=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_derivs` with the censored positions given as indices (``cens``).
 
     Element by element the same numbers as :func:`_derivs`; the inverse Mills ratio of the
-    log-normal (the costly part) is computed for the censored observations only.
+    log-normal (the costly part) is computed for the censored observations only. ``cache``
+    is what :func:`_loglik_split` computed at the same ``z`` (``log S`` of the censored
+    observations for the log-normal, ``exp(z)`` for the Weibull): the same values, not
+    computed again.
     """
     if family == "lognormal":
-        d1 = -z
+        d1 = np.negative(z)
         d2 = np.full(len(z), -1.0)
         if len(cens):
             zc = z[cens]
-            hazard = np.exp(-0.5 * zc * zc - 0.5 * _LOG_2PI - special.log_ndtr(-zc))
+            log_sf = special.log_ndtr(-zc) if cache is None else cache
+            hazard = np.exp(-0.5 * zc * zc - 0.5 * _LOG_2PI - log_sf)
             d1[cens] = -hazard
             d2[cens] = -hazard * (hazard - zc)
         return d1, d2
-    with np.errstate(over="ignore"):
-        ez = np.exp(z)
-    d1 = 1.0 - ez
+    if cache is None:
+        with np.errstate(over="ignore"):
+            ez = np.exp(z)
+    else:
+        ez = cache
+    d1 = np.subtract(1.0, ez)
     if len(cens):
         d1[cens] = -ez[cens]
-    return d1, -ez
+    return d1, np.negative(ez)
 
 
 def _obs_loglik_split(family, z, log_gamma_obs, y, cens):
@@ -156,11 +163,30 @@ def _obs_loglik_split(family, z, log_gamma_obs, y, cens):
     Same numbers element by element (``log_gamma_obs`` is ``log(gamma)`` per group, gathered
     per observation); the survival term is computed for the censored observations only.
     """
-    out = log_gamma_obs + _logpdf_std(family, z)
+    return _loglik_split(family, z, log_gamma_obs, y, cens)[0]
+
+
+def _loglik_split(family, z, log_gamma_obs, y, cens):
+    """:func:`_obs_loglik_split` and the cache :func:`_derivs_split` can reuse at this ``z``.
+
+    The operations of ``log_gamma_obs + _logpdf_std(family, z) - y`` done in place, in the
+    same order (the same numbers); the Weibull's ``exp(z)`` is computed once for the density
+    and survival terms.
+    """
+    if family == "lognormal":
+        out = np.multiply(z, -0.5)
+        out *= z
+        out -= 0.5 * _LOG_2PI
+        cache = special.log_ndtr(-z[cens]) if len(cens) else None
+    else:
+        with np.errstate(over="ignore"):
+            cache = np.exp(z)
+        out = np.subtract(z, cache)
+    out += log_gamma_obs
     out -= y
     if len(cens):
-        out[cens] = _logsf_std(family, z[cens])
-    return out
+        out[cens] = cache if family == "lognormal" else -cache[cens]
+    return out, cache
 
 
 class _Rows:
@@ -176,11 +202,23 @@ class _Rows:
         keep = keep_groups[self.grp]
         return _Rows(self.y[keep], self.event[keep], self.grp[keep])
 
+    def z(self, beta, gamma):
+        """``gamma[grp] * y - beta[grp]`` per observation."""
+        z = gamma[self.grp]
+        z *= self.y
+        z -= beta[self.grp]
+        return z
+
     def loglik(self, family, beta, gamma):
-        z = gamma[self.grp] * self.y - beta[self.grp]
+        return self.loglik_z(family, beta, gamma)[0]
+
+    def loglik_z(self, family, beta, gamma):
+        """Per-observation log-likelihood, ``z`` and the :func:`_loglik_split` cache."""
+        z = self.z(beta, gamma)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_g = np.log(gamma)
-        return _obs_loglik_split(family, z, log_g[self.grp], self.y, self.cens)
+        out, cache = _loglik_split(family, z, log_g[self.grp], self.y, self.cens)
+        return out, z, cache
 
 
 # --------------------------------------------------------------------------------------
@@ -205,14 +243,22 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
     n_ev = np.bincount(grp, weights=event.astype(float), minlength=n_groups)
     ll = np.full(n_groups, np.nan)
     rows = _Rows(y, event, grp).subset(active)
-    ll[active] = np.bincount(rows.grp, weights=rows.loglik(family, beta, gamma), minlength=n_groups)[active]
+    obs_ll, z_at, cache_at = rows.loglik_z(family, beta, gamma)
+    ll[active] = np.bincount(rows.grp, weights=obs_ll, minlength=n_groups)[active]
     n_active = int(active.sum())
     for _ in range(max_iter):
         if not n_active:
             break
         yo, go = rows.y, rows.grp
-        z = gamma[go] * yo - beta[go]
-        d1, d2 = _derivs_split(family, z, rows.cens)
+        # z (and the costly part of the derivatives) at the current point were computed by
+        # the log-likelihood evaluation that accepted it, on these same rows, whenever
+        # possible: the same numbers, not computed again
+        if z_at is None:
+            z, cache = rows.z(beta, gamma), None
+        else:
+            z, cache = z_at, cache_at
+        d1, d2 = _derivs_split(family, z, rows.cens, cache)
+        z = z_at = cache = cache_at = None
         g_b = -np.bincount(go, weights=d1, minlength=n_groups)
         h_bb = np.bincount(go, weights=d2, minlength=n_groups)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,9 +267,10 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
                 s_g = np.zeros(n_groups)
                 decrement = g_b * s_b
             else:
-                g_g = np.bincount(go, weights=d1 * yo, minlength=n_groups) + n_ev / gamma
-                h_bg = -np.bincount(go, weights=d2 * yo, minlength=n_groups)
-                h_gg = np.bincount(go, weights=d2 * yo * yo, minlength=n_groups) - n_ev / gamma**2
+                g_g = np.bincount(go, weights=np.multiply(d1, yo, out=d1), minlength=n_groups) + n_ev / gamma
+                d2y = np.multiply(d2, yo, out=d2)
+                h_bg = -np.bincount(go, weights=d2y, minlength=n_groups)
+                h_gg = np.bincount(go, weights=np.multiply(d2y, yo, out=d2y), minlength=n_groups) - n_ev / gamma**2
                 det = h_bb * h_gg - h_bg * h_bg
                 s_b = -(h_gg * g_b - h_bg * g_g) / det
                 s_g = -(h_bb * g_g - h_bg * g_b) / det
@@ -239,6 +286,7 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
         n_pending = int(pending.sum())
         prow = rows.subset(pending) if n_pending < n_active else rows
         prow0, n_pending0 = prow, n_pending
+        first = True
         for _ in range(60):
             if not n_pending:
                 break
@@ -246,9 +294,15 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
             g_try = np.where(pending, gamma + step * s_g, gamma)
             ok_g = g_try > 0
             ll_try = np.full(n_groups, -np.inf)
-            part = np.bincount(prow.grp, weights=prow.loglik(family, b_try, g_try), minlength=n_groups)
+            obs_ll, z_try, cache_try = prow.loglik_z(family, b_try, g_try)
+            part = np.bincount(prow.grp, weights=obs_ll, minlength=n_groups)
             ll_try[pending] = part[pending]
             accept = pending & ok_g & np.isfinite(ll_try) & (ll_try >= ll - 1e-12 * (1 + np.abs(ll)))
+            if first and np.array_equal(accept, pending):
+                # every pending group took the full step: z on prow0's rows is the new point's
+                z_at, cache_at = z_try, cache_try
+            first = False
+            z_try = cache_try = obs_ll = None
             beta = np.where(accept, b_try, beta)
             gamma = np.where(accept, g_try, gamma)
             ll = np.where(accept, ll_try, ll)
@@ -265,6 +319,8 @@ def _newton(family, y, event, grp, n_groups, beta, gamma, active, fix_gamma=Fals
         if left and left < n_active:
             # usually the groups that took a step: their rows are compacted already
             rows = prow0 if left == n_pending0 else rows.subset(active)
+        if z_at is not None and not (left == n_pending0 and rows is prow0):
+            z_at = cache_at = None  # computed on other rows than the next iteration's
         n_active = left
     return beta, gamma, ll, converged
 
