@@ -26,7 +26,7 @@ lateness_score     ``customer_lateness``
 segments           ``segment_customers``
 actions            ``recommend_actions``
 worklist           ``build_worklist``
-kpis               ``aging`` + ``monthly_kpis`` + ``kpi_summary``
+kpis               ``kpi_tables``: aging, monthly KPIs and their summary in one pass
 analyse_other      what ``analyse`` spends outside the stages above (ordering, merges)
 end_to_end         ingest + analyse: raw CSV to segments, actions and KPIs
 =================  ==========================================================================
@@ -168,8 +168,8 @@ def _stage_hooks():
     """(stage, owner, attribute) of every call :func:`arinsights.analysis.analyse` makes.
 
     ``analyse`` imports its stages when it runs, so wrapping these module and class
-    attributes times the real call without copying its code here. Several functions make up
-    the ``kpis`` stage; their times add up.
+    attributes times the real call without copying its code here. When several functions
+    make up a stage (``features``), their times add up.
     """
     from arinsights.behaviour import distributions, durations, lateness, outlook, paycycle
     from arinsights.playbook import actions, kpis, segments, worklist
@@ -186,9 +186,7 @@ def _stage_hooks():
         ("segments", segments, "segment_customers"),
         ("actions", actions, "recommend_actions"),
         ("worklist", worklist, "build_worklist"),
-        ("kpis", kpis, "aging"),
-        ("kpis", kpis, "monthly_kpis"),
-        ("kpis", kpis, "kpi_summary"),
+        ("kpis", kpis, "kpi_tables"),
     ]
 
 
@@ -224,7 +222,7 @@ def run_pipeline(path: Path, as_of: str) -> dict:
     # Stages inside a call are timed by wrapping the functions it calls (the package is not
     # changed). Only the outermost wrapped call counts, so the days-to-pay fits the outlook
     # makes on past cut-offs are part of "outlook", not of "dtp_fit". The memory column of a
-    # stage is the process peak between its first start and its last end (several kpis calls).
+    # stage is the process peak between its first start and its last end (the two feature calls).
     parts: dict[str, list] = {}
     depth = [0]
 

@@ -199,7 +199,7 @@ def analyse(
     from .behaviour.outlook import calibrated_outlook
     from .behaviour.paycycle import detect_pay_runs
     from .playbook.actions import recommend_actions
-    from .playbook.kpis import aging, kpi_summary, monthly_kpis
+    from .playbook.kpis import kpi_tables
     from .playbook.segments import segment_customers
     from .playbook.worklist import build_worklist
 
@@ -259,11 +259,11 @@ def analyse(
         if prev_as_of >= pd.to_datetime(invoices[Invoices.invoice_date]).min():
             previous = analyse(invoices, payments, prev_as_of, settings=s, with_backtest=False)
 
+    aging, monthly, summary = kpi_tables(invoices, payments, as_of, months=s.report.trend_months)
     return Analysis(
         as_of=as_of, settings=s, invoices=invoices, payments=payments, durations=durations,
         days_to_pay=model, windows=windows, outlook=outlook, pay_runs=pay_runs,
         lateness_model=lateness_model, lateness=lateness, segments=segments, actions=actions,
-        worklist=worklist, aging=aging(invoices, payments, as_of),
-        monthly=monthly_kpis(invoices, payments, as_of, months=s.report.trend_months),
-        kpi_summary=kpi_summary(invoices, payments, as_of), backtest=bt, previous=previous, notes=notes,
+        worklist=worklist, aging=aging, monthly=monthly, kpi_summary=summary, backtest=bt, previous=previous,
+        notes=notes,
     )
