@@ -154,6 +154,26 @@ def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
     return inv.take(order).reset_index(drop=True)
 
 
+def _codes_in(values: pd.Series, cats) -> np.ndarray:
+    """``pd.Index(cats).get_indexer(values)`` (-1 where absent): Arrow's hash lookup when both
+    are strings (``cats`` distinct and not missing, as ``pd.factorize`` gives), else pandas'."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return pd.Index(cats).get_indexer(values)
+    try:
+        arr = pa.array(values, from_pandas=True)
+        ref = pa.array(np.asarray(cats, dtype=object), from_pandas=True)
+        if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and pa.types.is_string(ref.type) \
+                and ref.null_count == 0 and len(pc.unique(ref)) == len(ref):
+            ref = ref.cast(arr.type)
+            return pc.index_in(arr, value_set=ref).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    except (TypeError, ValueError, pa.ArrowException):
+        pass
+    return pd.Index(cats).get_indexer(values)
+
+
 def _pay_day_codes(payments: pd.DataFrame, as_of: pd.Timestamp, cats) -> tuple[np.ndarray, np.ndarray] | None:
     """The pay days of :func:`~arinsights.behaviour.paycycle.pay_days` as (customer code, day).
 
@@ -162,7 +182,7 @@ def _pay_day_codes(payments: pd.DataFrame, as_of: pd.Timestamp, cats) -> tuple[n
     customer strings.
     """
     dates, keep = payment_events(payments, as_of)
-    code = pd.Index(cats).get_indexer(payments[Payments.customer_id].astype(str)[keep])
+    code = _codes_in(payments[Payments.customer_id].astype(str)[keep], cats)
     day = _day_numbers(dates[keep].astype(_NS))
     ok = code >= 0
     key = np.sort(_key(code[ok], day[ok]))
@@ -227,7 +247,7 @@ class _AsOf:
         q_key = _key(q_code, q_day)
         # searching the queries in sorted order is much faster (numpy narrows each search
         # from the previous one); the answers are put back in query order
-        self.q_order = np.argsort(q_key, kind="stable")
+        self.q_order = _by_code_and_day(q_code, q_day)
         self.q_sorted = q_key[self.q_order]
 
     def rows(self, ev_code: np.ndarray, ev_day: np.ndarray) -> np.ndarray:
@@ -248,9 +268,35 @@ def _key(code: np.ndarray, day: np.ndarray) -> np.ndarray:
     return np.asarray(code, dtype=np.int64) * (1 << _DAY_BITS) + (day + (1 << (_DAY_BITS - 1)))
 
 
+def _small(values: np.ndarray):
+    """``values - values.min()`` as uint16 when every value fits (numpy radix-sorts 16-bit
+    integers with kind="stable"), else None."""
+    if not len(values):
+        return None
+    lo, hi = values.min(), values.max()
+    if int(hi) - int(lo) >= 1 << 16:  # Python ints: no overflow with NaT day numbers
+        return None
+    return (values - lo).astype(np.uint16)
+
+
 def _by_code_and_day(code: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Stable order by (code, day): the permutation of ``np.lexsort((day, code))``."""
-    return np.argsort(_key(code, day), kind="stable")
+    """Stable order by (code, day): the permutation of ``np.lexsort((day, code))``.
+
+    With fewer than 65,536 customer codes and a day span under 65,536 days, two stable
+    16-bit radix passes (day, then code) give the same permutation as the stable sort of the
+    combined key, several times faster; otherwise the combined int64 key is sorted.
+    """
+    c16, d16 = _small(np.asarray(code)), _small(np.asarray(day))
+    if c16 is None or d16 is None:
+        return np.argsort(_key(code, day), kind="stable")
+    o = np.argsort(d16, kind="stable")
+    return o[np.argsort(c16[o], kind="stable")]
+
+
+def _by_day(day: np.ndarray) -> np.ndarray:
+    """Stable order by day: the permutation of ``np.argsort(day, kind="stable")``."""
+    d16 = _small(np.asarray(day))
+    return np.argsort(day if d16 is None else d16, kind="stable")
 
 
 class _GroupStart(BaseIndexer):
@@ -373,7 +419,7 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     for c in ("c_n", "c_late", "c_dl", "c_last_k", "c_med_dl", "c_ldtp", "c_ldtp2"):
         out[c] = _take(ev[c].to_numpy(), rows)
     # portfolio log days-to-pay as of each paid date (no customer grouping)
-    po = np.argsort(ev_day, kind="stable")
+    po = _by_day(ev_day)
     pf_day = ev_day[po]
     pf = ev[["_n", "_ldtp", "_ldtp2"]].iloc[po]
     pf_rows = np.searchsorted(pf_day, t_day, side="left") - 1
