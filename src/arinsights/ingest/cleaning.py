@@ -118,6 +118,7 @@ _SETTLED = "_settled_date"
 _OPEN_GIVEN = "_open_amount"
 _BEFORE_SNAP = "_paid_before_snapshot"
 _INV = "_inv"  # position of the allocated invoice in the invoices frame (-1: unapplied)
+_KIND = "_kind"  # code of kind in the cash frame (equal codes, equal kinds)
 _CPOS = "_cpos"  # position of the payment/credit row in the cash frame (-1: settlement-date payment)
 
 _STR_DTYPE = pd.Series(["a"]).dtype  # the default string dtype ("str" on pandas 3, object on 2.x)
@@ -931,9 +932,26 @@ def _latest_name_rows(w: pd.DataFrame, cust: np.ndarray) -> np.ndarray:
     ok = (w[T.customer_name].notna() & (w[_FATE] != _REJECTED)).to_numpy(dtype=bool) & (cust >= 0)
     rows = np.flatnonzero(ok)
     date = pd.to_datetime(w[T.document_date]).to_numpy()[rows].view("int64")  # NaT (int64 min) first
-    rows = rows[np.lexsort((w[_RID].to_numpy()[rows], date, cust[rows]))]
-    c = cust[rows]
     out = np.full(int(cust.max()) + 1 if len(cust) else 0, -1, dtype="int64")
+    if len(rows) == 0:
+        return out
+    rid = w[_RID].to_numpy()[rows]
+    c = cust[rows]
+    if len(rows) > 1 and (np.diff(rid) > 0).all():
+        # rows already in input order: the latest row of a customer is the one with the
+        # largest (date rank, position) - one integer per row, its maximum per customer
+        codes, uniq = pd.factorize(date)  # few distinct dates: hashing, then rank them
+        rank = np.empty(len(uniq), dtype="int64")
+        rank[np.argsort(uniq, kind="stable")] = np.arange(len(uniq))
+        n = len(rows)
+        if len(uniq) * n < 2 ** 62:
+            best = np.full(len(out), -1, dtype="int64")
+            np.maximum.at(best, c, rank[codes] * n + np.arange(n))
+            has = best >= 0
+            out[has] = rows[best[has] % n]
+            return out
+    order = np.lexsort((rid, date, c))
+    rows, c = rows[order], c[order]
     # the last row of each customer in that order
     last = np.ones(len(c), dtype=bool)
     last[:-1] = c[1:] != c[:-1]
@@ -1057,6 +1075,7 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     """Live payment and credit rows, with the amount available for allocation, ordered by
     (payment_date, payment_id, source)."""
+    kind = _codes(w[T.kind])
     pos = np.flatnonzero((_live(w) & (w[T.kind] != S.KIND_INVOICE)).to_numpy(dtype=bool))
     doc = w[T.document_id]
 
@@ -1075,7 +1094,7 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
         Payments.payment_id: _strings(payment_id(pos)),
         Payments.customer_id: _strings(_take_coded(w[T.customer_id], _code(w, _CUST), pos)),
         Payments.payment_date: date.take(order).reset_index(drop=True),
-        Payments.kind: _strings(_take_coded(w[T.kind], _codes(w[T.kind]), pos)),
+        Payments.kind: _strings(_take_coded(w[T.kind], kind, pos)),
         Payments.currency: _strings(_take_coded(w[T.currency], _code(w, _CUR), pos)),
         Payments.source: _strings(_take(w[T.source], pos)),
         "applied_to": _take(w[T.applied_to], pos),
@@ -1085,6 +1104,7 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
         _REF: _code(w, _REF)[pos],
         _CUST: _code(w, _CUST)[pos],
         _CUR: _code(w, _CUR)[pos],
+        _KIND: kind[pos],
     }, copy=False)  # fresh columns: no copy into blocks
 
 
@@ -1505,23 +1525,44 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     from_settled = order < ns
     # invoice numbers: the settled row's own, the allocated invoice's, missing for unapplied
     inv_src = np.where(from_settled, src, np.where(inv_all >= 0, ns + inv_all, -1))
+    codes = _settled_cash_codes(inv, cash, settled)
     out = {}
     for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
         both = pd.concat([settled[c], cash[c]], ignore_index=True)
-        out[c] = _take_coded(both, _codes(both), src) if c == Payments.customer_id else _take(both, src)
+        out[c] = _take_coded(both, codes[c], src) if c == Payments.customer_id else _take(both, src)
     out[Payments.amount] = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
                                           + [np.asarray(a, dtype=float) for a in parts_amt])[order]
     out[Payments.invoice_id] = _take(pd.concat([settled[Payments.invoice_id], inv[Invoices.invoice_id]],
                                                ignore_index=True), inv_src)
     for c in (Payments.kind, Payments.currency, Payments.source):
         both = pd.concat([settled[c], cash[c]], ignore_index=True)
-        out[c] = _take(both, src) if c == Payments.source else _take_coded(both, _codes(both), src)
+        out[c] = _take(both, src) if c == Payments.source else _take_coded(both, codes[c], src)
     pay = pd.DataFrame(out, copy=False)
     for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
               Payments.currency, Payments.source):
         pay[c] = _strings(pay[c])
     pay[_INV] = inv_all
     return pay[_PAY_COLUMNS + [_INV]]
+
+
+def _settled_cash_codes(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame) -> dict:
+    """Codes (equal codes, equal values; missing: -1) of customer_id, currency and kind of
+    the settled rows followed by the cash rows: the codes made by prepare_transactions when
+    the frames carry them (a settled row has its invoice's codes; its kind, "payment", gets
+    a code of its own), else computed from the text."""
+    out = {}
+    s_inv = settled[_INV].to_numpy(dtype="int64")
+    for c, name in ((Payments.customer_id, _CUST), (Payments.currency, _CUR)):
+        if name in inv.columns and name in cash.columns:
+            out[c] = np.concatenate([inv[name].to_numpy(dtype="int64")[s_inv], cash[name].to_numpy(dtype="int64")])
+        else:
+            out[c] = _codes(pd.concat([settled[c], cash[c]], ignore_index=True))
+    if _KIND in cash.columns and (settled[Payments.kind] == S.KIND_PAYMENT).all():
+        k = cash[_KIND].to_numpy(dtype="int64")
+        out[Payments.kind] = np.concatenate([np.full(len(settled), int(k.max()) + 1 if len(k) else 0, dtype="int64"), k])
+    else:
+        out[Payments.kind] = _codes(pd.concat([settled[Payments.kind], cash[Payments.kind]], ignore_index=True))
+    return out
 
 
 # ----------------------------------------------------------------------------- step 8

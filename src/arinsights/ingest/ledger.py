@@ -329,8 +329,14 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
         others = f" (nor do the other {len(paths) - 1} file(s))" if len(paths) > 1 else ""
         raise InputError(f"the file has no data rows{others}: it holds {what}", file=label,
                          hint="Export the report again with the transactions (check its date range and filters).")
-    tx_all = pd.concat([t for t in txs if len(t)], ignore_index=True) if any(len(t) for t in txs) else txs[0]
+    nonempty = [t for t in txs if len(t)]
+    if len(nonempty) > 1:
+        tx_all = pd.concat(nonempty, ignore_index=True)
+    else:  # one file with rows (the usual case): its frame as it is, no copy
+        tx_all = nonempty[0].reset_index(drop=True) if nonempty else txs[0]
+    del res, tx, txs, nonempty  # only tx_all is cleaned: the readers' frames need not stay alive (memory)
     clean: CleanResult = clean_transactions(tx_all, ingest)
+    del tx_all
     reader_rejects = [r for r in rejs if len(r)]
     rejects = pd.concat(reader_rejects + [clean.rejects], ignore_index=True) if reader_rejects else clean.rejects
     rejects = rejects[list(Rejects.to_schema().columns)]
