@@ -16,7 +16,7 @@ from arinsights.analysis import _INVOICE_KEYS, _PAYMENT_KEYS, _sorted_by, canoni
 from arinsights.behaviour.distributions import DaysToPayModel
 from arinsights.behaviour.durations import compute_durations
 from arinsights.behaviour.features import _sort_by_date_and_id, build_features
-from arinsights.behaviour.lateness import (LatenessModel, customer_lateness, features_as_of,
+from arinsights.behaviour.lateness import (LatenessModel, customer_lateness, features_as_of, known_as_of,
                                            next_invoice_features)
 from arinsights.behaviour.outlook import (PaymentOutlookCalibrator, _customer_sample, _LedgerCodes,
                                           calibrated_outlook, outlook_features)
@@ -52,6 +52,26 @@ def test_features_as_of_next_invoice_features_is_build_features(sample):
         if as_of == tricky:
             labels_next_day = nxt[F.late].to_numpy()[: len(ref)]
             assert (np.isnan(ref[F.late].to_numpy()) & (labels_next_day == 1.0)).any()
+
+
+def test_features_as_of_last_known_is_what_the_model_trains_on(sample):
+    # analyse copies only the training rows out of the feature table: the last n rows with a
+    # known label, which is what fit takes from the whole table with max_train=n
+    inv, pay = canonical_order(sample.invoices, sample.payments)
+    as_of = pd.Timestamp(sample.end) - pd.Timedelta(days=40)
+    nxt = next_invoice_features(inv, pay, as_of)
+    full = features_as_of(nxt, as_of)
+    known = full[full[F.late].notna()].reset_index(drop=True)
+    assert known_as_of(nxt, as_of).sum() == len(known) > 300
+    assert (nxt[F.late].notna() & (nxt[F.invoice_date] <= as_of)).sum() > len(known)  # some labels come later
+    for n in (1, 300, len(known), len(known) + 7):
+        pd.testing.assert_frame_equal(features_as_of(nxt, as_of, last_known=n),
+                                      known.iloc[len(known) - min(n, len(known)):].reset_index(drop=True),
+                                      check_exact=True)
+    whole = LatenessModel(**TINY, max_train=300).fit(full)
+    part = LatenessModel(**TINY, max_train=300).fit(features_as_of(nxt, as_of, last_known=300))
+    assert whole.n_train_ == part.n_train_ == 300
+    np.testing.assert_array_equal(whole.predict_proba(full), part.predict_proba(full))
 
 
 def test_customer_lateness_from_given_features_is_the_same(sample):

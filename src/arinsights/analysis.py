@@ -17,8 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._memory import release_memory
 from .errors import InputError
-from .schema import Durations, Invoices, OpenInvoiceOutlook, Payments
+from .schema import Durations, InvoiceFeatures as F, Invoices, OpenInvoiceOutlook, Payments
 from .settings import Settings
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -158,10 +159,9 @@ def canonical_order(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.
     return _sorted_by(invoices, _INVOICE_KEYS), _sorted_by(payments, _PAYMENT_KEYS)
 
 
-def _min_rows_for_classifier(features: pd.DataFrame) -> bool:
-    known = features["late"].notna()
-    labels = features.loc[known, "late"]
-    return int(known.sum()) >= 50 and labels.nunique() == 2
+def _min_rows_for_classifier(labels: pd.Series) -> bool:
+    """At least 50 known labels, both outcomes among them."""
+    return len(labels) >= 50 and labels.nunique() == 2
 
 
 def analyse(
@@ -194,7 +194,7 @@ def analyse(
     """
     from .behaviour.distributions import DaysToPayModel
     from .behaviour.durations import compute_durations
-    from .behaviour.lateness import (LatenessModel, backtest, customer_lateness, features_as_of,
+    from .behaviour.lateness import (LatenessModel, backtest, customer_lateness, features_as_of, known_as_of,
                                      next_invoice_features)
     from .behaviour.outlook import calibrated_outlook
     from .behaviour.paycycle import detect_pay_runs
@@ -209,7 +209,10 @@ def analyse(
     invoices, payments = canonical_order(invoices, payments)
     notes: list[str] = []
 
+    # release_memory() between the stages: each drops working tables that the allocators
+    # would otherwise keep (peak memory on large ledgers; see arinsights._memory)
     durations = compute_durations(invoices, payments, as_of)
+    release_memory()
     model = DaysToPayModel(window_quantile=b.window_quantile).fit(durations)
     windows = model.windows()
     outlook, outlook_calibrator = calibrated_outlook(
@@ -220,6 +223,7 @@ def analyse(
     notes.extend(outlook_calibrator.notes_)
     open_amounts = durations.loc[~durations[Durations.paid], [Durations.invoice_id, Durations.open_amount]]
     outlook = outlook.merge(open_amounts, on=OpenInvoiceOutlook.invoice_id, how="left")
+    release_memory()
     pay_runs = detect_pay_runs(payments, as_of, min_payments=b.paycycle_min_payments, fdr=b.paycycle_fdr)
 
     lateness_model = None
@@ -228,19 +232,24 @@ def analyse(
     # customer's hypothetical next invoice (scored by customer_lateness)
     next_features = next_invoice_features(invoices, payments, as_of, grace_days=b.grace_days, trend_k=b.trend_k,
                                           shrink_k=b.features_shrink_k)
-    features = features_as_of(next_features, as_of)
-    if _min_rows_for_classifier(features):
+    if _min_rows_for_classifier(next_features[F.late][known_as_of(next_features, as_of)]):
+        # only the rows the model trains on are copied out of the feature table (memory)
+        features = features_as_of(next_features, as_of, last_known=b.max_train_invoices)
         lateness_model = LatenessModel(grace_days=b.grace_days, max_train=b.max_train_invoices,
                                        random_state=b.random_state, trend_k=b.trend_k,
                                        shrink_k=b.features_shrink_k,
                                        single_holdout_rows=b.lateness_single_holdout_rows).fit(features)
+        del features
         lateness = customer_lateness(lateness_model, invoices, payments, as_of, features=next_features)
     else:
         notes.append("Too few invoices with a known outcome to train the lateness classifier; "
                      "customers are judged on their payment history alone.")
+    del next_features  # the largest table of the analysis: not kept (memory)
+    release_memory()
 
     segments = segment_customers(invoices, payments, durations, windows, pay_runs, outlook, as_of,
                                  settings=s, lateness=lateness)
+    release_memory()
     actions = recommend_actions(segments, as_of, settings=s)
     worklist = build_worklist(actions, outlook, horizon_days=p.risk_horizon_days)
 

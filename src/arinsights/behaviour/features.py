@@ -215,7 +215,8 @@ def lateness_labels(invoices: pd.DataFrame, as_of, *, grace_days: int = 5) -> pd
     return _labels(inv, as_of, grace_days)
 
 
-def _labels(inv: pd.DataFrame, as_of: pd.Timestamp, grace_days: int) -> pd.DataFrame:
+def _label_arrays(inv: pd.DataFrame, as_of: pd.Timestamp, grace_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """``late`` and ``outcome_known_date`` of the rows of a visible-invoices frame."""
     due_g = inv[F.due_date] + pd.Timedelta(days=grace_days)
     paid = inv["_paid"]
     late = np.where(paid.notna(), (paid > due_g).astype(float),
@@ -223,8 +224,12 @@ def _labels(inv: pd.DataFrame, as_of: pd.Timestamp, grace_days: int) -> pd.DataF
     known_at = due_g + pd.Timedelta(days=1)
     known = paid.where(paid.notna() & (paid < known_at), known_at)
     known = known.where(~np.isnan(late))
-    return pd.DataFrame({F.invoice_id: inv[F.invoice_id].to_numpy(), F.late: late,
-                         F.outcome_known_date: known.to_numpy()})
+    return late, known.to_numpy()
+
+
+def _labels(inv: pd.DataFrame, as_of: pd.Timestamp, grace_days: int) -> pd.DataFrame:
+    late, known = _label_arrays(inv, as_of, grace_days)
+    return pd.DataFrame({F.invoice_id: inv[F.invoice_id].to_numpy(), F.late: late, F.outcome_known_date: known})
 
 
 def _day_numbers(values) -> np.ndarray:
@@ -426,6 +431,7 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     out["p_n"] = _take(pf["_n"].cumsum().to_numpy(), pf_rows)
     out["p_s"] = _take(pf["_ldtp"].cumsum().to_numpy(), pf_rows)
     out["p_s2"] = _take(pf["_ldtp2"].cumsum().to_numpy(), pf_rows)
+    del ev, g, cum, prev_k, pf, pf_rows, po, pf_day, rows  # memory: each stream is freed once attached
 
     # ---- open invoices at issue: +1/+amount at issue, -1/-amount when fully paid
     close_t = paid["_paid"].where(paid["_paid"] > paid[F.invoice_date], paid[F.invoice_date])
@@ -442,6 +448,7 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     rows = asof.rows(oe_code[o], oe_day[o])
     for j, c in enumerate(("o_n", "o_amt", "i_n")):
         out[c] = _take(cum[:, j], rows)
+    del oe, cum, rows, oe_code, oe_day, close_t, paid
 
     # ---- open and already past due + grace at issue: enters at due + grace + 1 day if still
     # unpaid then (known on that day), leaves when paid
@@ -459,6 +466,7 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
     cum = pe_.groupby(cid, sort=False)[["_dn", "_da"]].cumsum().to_numpy()
     rows = asof.rows(pe_code[o], pe_day[o])
     out["od_n"], out["od_amt"] = _take(cum[:, 0], rows), _take(cum[:, 1], rows)
+    del pe_, cum, rows, pe_code, pe_day, overdue, ov_paid, due_g1
 
     # ---- prior invoice amounts: exact expanding median per customer
     o = _by_code_and_day(codes, t_day)
@@ -481,73 +489,79 @@ def build_features(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of,
         for c in pay_cols[1:]:
             out[c] = _take(cum[c].to_numpy(), rows)
         out["last_pay"] = _take(di.to_numpy(), rows)
+        del parts, cum, rows, di, theta, wd
     else:
         for c in pay_cols:
             out[c] = np.full(len(inv), np.nan)
         out["last_pay"] = np.full(len(inv), np.datetime64("NaT"), dtype=_NS)
 
-    # ---- assemble (out is aligned with inv: same sort order)
+    # ---- assemble (out is aligned with inv: same sort order). Each intermediate leaves
+    # ``out`` as its column is made, and the frame is built once from the columns without
+    # copying them (memory: one copy of the features, not three)
     t = inv[F.invoice_date]
-    n = np.nan_to_num(out["c_n"], nan=0.0)
+    amount = inv[F.amount].to_numpy()
+    n = np.nan_to_num(out.pop("c_n"), nan=0.0)
+    cols: dict = {F.invoice_id: inv[F.invoice_id], cid: customers, F.invoice_date: t, F.due_date: inv[F.due_date]}
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_dl = out["c_dl"] / n
-        res = pd.DataFrame({
-            F.invoice_id: inv[F.invoice_id], cid: customers, F.invoice_date: t, F.due_date: inv[F.due_date],
-            F.prior_invoice_count: np.nan_to_num(out["i_n"], nan=0.0),
-            F.prior_paid_count: n,
-            F.prior_late_share: out["c_late"] / n,
-            F.prior_mean_days_late: mean_dl,
-            F.prior_median_days_late: out["c_med_dl"],
-            F.recent_trend_days_late: out["c_last_k"] - mean_dl,
-            F.open_count_at_issue: np.nan_to_num(out["o_n"], nan=0.0),
-            F.open_balance_at_issue: np.maximum(np.nan_to_num(out["o_amt"], nan=0.0), 0.0),
-            F.overdue_count_at_issue: np.nan_to_num(out["od_n"], nan=0.0),
-            F.overdue_balance_at_issue: np.maximum(np.nan_to_num(out["od_amt"], nan=0.0), 0.0),
-            F.days_since_last_payment: _days(t - out["last_pay"]),
-            F.amount_to_prior_median: inv[F.amount].to_numpy() / out["a_med"],
-            F.amount: inv[F.amount].to_numpy(),
-            F.terms_days: _days(inv[F.due_date] - t),
-            F.disputed: inv[F.disputed].to_numpy(),
-        })
+        mean_dl = out.pop("c_dl") / n
+        cols[F.prior_invoice_count] = np.nan_to_num(out.pop("i_n"), nan=0.0)
+        cols[F.prior_paid_count] = n
+        cols[F.prior_late_share] = out.pop("c_late") / n
+        cols[F.prior_mean_days_late] = mean_dl
+        cols[F.prior_median_days_late] = out.pop("c_med_dl")
+        cols[F.recent_trend_days_late] = out.pop("c_last_k") - mean_dl
+        cols[F.open_count_at_issue] = np.nan_to_num(out.pop("o_n"), nan=0.0)
+        cols[F.open_balance_at_issue] = np.maximum(np.nan_to_num(out.pop("o_amt"), nan=0.0), 0.0)
+        cols[F.overdue_count_at_issue] = np.nan_to_num(out.pop("od_n"), nan=0.0)
+        cols[F.overdue_balance_at_issue] = np.maximum(np.nan_to_num(out.pop("od_amt"), nan=0.0), 0.0)
+        cols[F.days_since_last_payment] = _days(t - out.pop("last_pay"))
+        cols[F.amount_to_prior_median] = amount / out.pop("a_med")
+        cols[F.amount] = amount
+        cols[F.terms_days] = _days(inv[F.due_date] - t)
+        cols[F.disputed] = inv[F.disputed].to_numpy()
     di = pd.DatetimeIndex(t)
     issue_wd = di.day_of_week.to_numpy()
     issue_day = di.day.to_numpy()
     dim = di.days_in_month.to_numpy()
-    res[F.issue_weekday] = issue_wd.astype(float)
-    res[F.issue_day] = issue_day.astype(float)
-    res[F.issue_days_to_month_end] = (dim - issue_day).astype(float)
+    del di
+    cols[F.issue_weekday] = issue_wd.astype(float)
+    cols[F.issue_day] = issue_day.astype(float)
+    cols[F.issue_days_to_month_end] = (dim - issue_day).astype(float)
 
-    wd_counts = np.column_stack([out[f"wd{i}"] for i in range(7)]).astype(float)
-    pd_n = out["pd_n"].astype(float)
+    wd_counts = np.nan_to_num(np.column_stack([out.pop(f"wd{i}") for i in range(7)]).astype(float))
+    pd_n = out.pop("pd_n").astype(float)
     has_pay = pd_n > 0
-    modal = np.where(has_pay, np.argmax(np.nan_to_num(wd_counts), axis=1), np.nan)
+    modal = np.where(has_pay, np.argmax(wd_counts, axis=1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        res[F.modal_pay_weekday] = modal
-        res[F.modal_pay_weekday_share] = np.where(has_pay, np.nanmax(np.nan_to_num(wd_counts), axis=1) / pd_n, np.nan)
-        res[F.days_to_modal_pay_weekday] = np.mod(modal - issue_wd, 7)
-        c, s = out["pd_c"].astype(float), out["pd_s"].astype(float)
+        cols[F.modal_pay_weekday] = modal
+        cols[F.modal_pay_weekday_share] = np.where(has_pay, np.nanmax(wd_counts, axis=1) / pd_n, np.nan)
+        del wd_counts
+        cols[F.days_to_modal_pay_weekday] = np.mod(modal - issue_wd, 7)
+        c, s = out.pop("pd_c").astype(float), out.pop("pd_s").astype(float)
         angle = np.mod(np.arctan2(s, c), 2 * np.pi)
         mean_day = np.rint(angle * _MEAN_MONTH / (2 * np.pi)) + 1
         mean_day = np.where(mean_day > 31, 1, mean_day)
-        res[F.mean_pay_day] = np.where(has_pay, mean_day, np.nan)
-        res[F.pay_day_concentration] = np.where(has_pay, np.hypot(c, s) / pd_n, np.nan)
-        target = np.minimum(res[F.mean_pay_day].to_numpy(), dim)
-        res[F.days_to_mean_pay_day] = np.mod(target - issue_day, dim)
+        cols[F.mean_pay_day] = np.where(has_pay, mean_day, np.nan)
+        cols[F.pay_day_concentration] = np.where(has_pay, np.hypot(c, s) / pd_n, np.nan)
+        del c, s, angle, mean_day
+        target = np.minimum(cols[F.mean_pay_day], dim)
+        cols[F.days_to_mean_pay_day] = np.mod(target - issue_day, dim)
+        del target
 
         # shrunk log days-to-pay location/scale
-        m_c = out["c_ldtp"] / n
-        v_c = np.maximum(out["c_ldtp2"] - n * m_c ** 2, 0.0) / (n - 1)
-        p_n = np.nan_to_num(out["p_n"], nan=0.0)
-        m_p = out["p_s"] / p_n
-        v_p = np.maximum(out["p_s2"] - p_n * m_p ** 2, 0.0) / (p_n - 1)
+        m_c = out.pop("c_ldtp") / n
+        v_c = np.maximum(out.pop("c_ldtp2") - n * m_c ** 2, 0.0) / (n - 1)
+        p_n = np.nan_to_num(out.pop("p_n"), nan=0.0)
+        m_p = out.pop("p_s") / p_n
+        v_p = np.maximum(out.pop("p_s2") - p_n * m_p ** 2, 0.0) / (p_n - 1)
         w_loc = n / (n + shrink_k)
-        loc = np.where(n > 0, w_loc * m_c + (1 - w_loc) * m_p, m_p)
+        cols[F.dtp_loc_shrunk] = np.where(n > 0, w_loc * m_c + (1 - w_loc) * m_p, m_p)
+        del m_c, m_p, w_loc
         w_var = np.where(n >= 2, (n - 1) / (n - 1 + shrink_k), 0.0)
         var = np.where(n >= 2, w_var * v_c + (1 - w_var) * v_p, v_p)
-    res[F.dtp_loc_shrunk] = loc
-    res[F.dtp_scale_shrunk] = np.sqrt(var)
+        del v_c, v_p, w_var
+    cols[F.dtp_scale_shrunk] = np.sqrt(var)
+    del var
 
-    labels = _labels(inv, as_of, grace_days)
-    res[F.late] = labels[F.late].to_numpy()
-    res[F.outcome_known_date] = labels[F.outcome_known_date].to_numpy()
-    return res
+    cols[F.late], cols[F.outcome_known_date] = _label_arrays(inv, as_of, grace_days)
+    return pd.DataFrame(cols, copy=False)

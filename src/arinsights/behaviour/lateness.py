@@ -584,15 +584,31 @@ def next_invoice_features(invoices: pd.DataFrame, payments: pd.DataFrame | None,
     return build_features(_next_invoices(vis, as_of), pays, as_of + pd.Timedelta(days=1), **args)
 
 
-def features_as_of(next_features: pd.DataFrame, as_of) -> pd.DataFrame:
+def known_as_of(next_features: pd.DataFrame, as_of) -> np.ndarray:
+    """Rows of :func:`next_invoice_features` whose label is known on ``as_of``: the rows
+    :func:`features_as_of` keeps with a label (a boolean mask over ``next_features``)."""
+    as_of = _ts(as_of)
+    real = (next_features[F.invoice_date] <= as_of).to_numpy()
+    later = (next_features[F.outcome_known_date] > as_of).to_numpy()
+    return real & next_features[F.late].notna().to_numpy() & ~later
+
+
+def features_as_of(next_features: pd.DataFrame, as_of, *, last_known: int | None = None) -> pd.DataFrame:
     """``build_features(invoices, payments, as_of)`` from :func:`next_invoice_features` of the same data.
 
     The rows issued on/before ``as_of``; a label becomes known the day after ``as_of`` only
     for an open invoice whose due date + grace is ``as_of`` itself (see
     :func:`~arinsights.behaviour.features.lateness_labels`), so labels known after ``as_of``
     are dropped (NaN, NaT) and every other value is already the one as of ``as_of``.
+
+    ``last_known=n`` keeps only the last ``n`` rows with a label known on ``as_of`` (in the
+    table's order, by issue date and id): the rows ``LatenessModel(max_train=n).fit`` of the
+    whole table trains on, without copying the others (memory, on large ledgers).
     """
     as_of = _ts(as_of)
+    if last_known is not None:
+        rows = np.flatnonzero(known_as_of(next_features, as_of))
+        return next_features.iloc[rows[len(rows) - min(int(last_known), len(rows)):]].reset_index(drop=True)
     real = (next_features[F.invoice_date] <= as_of).to_numpy()
     out = next_features.iloc[np.flatnonzero(real)].reset_index(drop=True) if not real.all() else next_features.copy()
     later = (out[F.outcome_known_date] > as_of).to_numpy()
