@@ -748,6 +748,7 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
         code[rest] = iso[0].where(iso[0].notna(), iso[1]).to_numpy(dtype=object, na_value=None)
         num = pc.replace_with_mask(num, pa.array(np.isin(np.arange(n), rest)),
                                    pa.array(g["n"].fillna("").to_numpy(dtype=object), type=num.type))
+    text = src = None  # only the number part is read from here on: free the texts (memory)
     negs = minus + (opened & closed) + credit
     ok = hit & (opened == closed) & (negs <= 1) & ~((negs == 1) & (pluses > 0)) & (pluses <= 1)
     ok &= ~bad_currency
@@ -764,6 +765,7 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     # after space grouping a single separator is the decimal one
     point = (_match_arrow(core, _N_POINT) & ~ambig) & ~is_sci
     comma = (_match_arrow(core, _N_COMMA) & ~ambig)
+    num = None  # noqa: F841 (memory: core, without the grouping spaces, is what is parsed)
     ok &= is_int | is_sci | ambig | point | comma
 
     usable = ok & ~blank
@@ -816,7 +818,9 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     else:
         clean = pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
     clean = pc.if_else(pa.array(is_sci), core, clean)
+    core = None
     magnitude = _num(pc.if_else(pa.array(usable), clean, pa.scalar(None, clean.type)))
+    clean = None
     sign = np.where(negs >= 1, -1.0, 1.0)
     parsed = np.where(usable, sign * magnitude, np.nan)
     out = np.where(native, out, parsed)

@@ -92,11 +92,18 @@ def read_export(path, *, mapping: Mapping | str | Path | None = None, settings: 
         mapping = load_mapping(mapping)
     sheet = sheet or (mapping.sheet if mapping is not None else None)
     grid = read_grid(path, sheet=sheet)
-    return read_grid_result(grid, mapping=mapping, settings=settings)
+    # the grid is this call's own: the reader may drop its cells once parsed (peak memory)
+    return _read_grid(grid, mapping=mapping, settings=settings, owned=True)
 
 
 def read_grid_result(grid, *, mapping: Mapping | None = None, settings: IngestSettings | None = None) -> ReadResult:
     """:func:`read_export` on a grid already read (see there)."""
+    return _read_grid(grid, mapping=mapping, settings=settings, owned=False)
+
+
+def _read_grid(grid, *, mapping: Mapping | None, settings: IngestSettings | None, owned: bool) -> ReadResult:
+    """:func:`read_grid_result`; ``owned``: the grid is used by this read alone, so the
+    Arrow lane may drop its cells once they are parsed (the grid is of no use afterwards)."""
     settings = settings or IngestSettings()
     notes = []
     if getattr(grid, "encoding", None) not in (None, "utf-8"):
@@ -105,6 +112,7 @@ def read_grid_result(grid, *, mapping: Mapping | None = None, settings: IngestSe
         notes.append(f"separator {grid.delimiter!r}")
     fast = arrow_cells(grid)
     if fast is not None:
+        fast.owned = owned
         # a regular text file: plain tables are read from the Arrow columns (no Python
         # string per cell); the layout is recognised on the first rows, exactly as on the
         # whole grid (it only looks there). Anything else takes the general path below.

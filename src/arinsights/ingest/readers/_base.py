@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..._memory import release_memory
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
@@ -124,6 +125,20 @@ class ArrowCells:
     def __init__(self, columns: list[pa.Array | pa.ChunkedArray], n: int):
         self.columns = list(columns)
         self.n = n
+        #: the cells belong to this read alone (:func:`read_export` made the grid): :func:`finish`
+        #: may drop them once it no longer needs them, except the columns in ``retain``
+        self.owned = False
+        self.retain: set[int] = set()
+
+    def release(self, grid) -> None:
+        """Drop the cells (and the grid's Arrow columns) when they belong to this read alone,
+        keeping the columns in ``retain``: their memory is handed back before the output is
+        built."""
+        if not self.owned:
+            return
+        self.columns = [col if pos in self.retain else None for pos, col in enumerate(self.columns)]
+        grid._trimmed = None
+        grid.arrow = None
 
     def __len__(self) -> int:
         return self.n
@@ -148,9 +163,26 @@ def arrow_cells(grid) -> ArrowCells | None:
         return None
     cached = getattr(grid, "_trimmed", None)
     if cached is None or cached[0] is not columns:
-        cached = (columns, ArrowCells([pc.utf8_trim_whitespace(col) for col in columns], len(grid.rows)))
+        cached = (columns, ArrowCells([_trimmed(col) for col in columns], len(grid.rows)))
         grid._trimmed = cached
     return cached[1]
+
+
+def _trimmed(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``utf8_trim_whitespace`` of a column, keeping the chunks that it leaves unchanged (most
+    files have no white space to trim): no second copy of the cells."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out, changed = [], False
+    for chunk in chunks:
+        trimmed = pc.utf8_trim_whitespace(chunk)
+        if pc.any(pc.not_equal(pc.binary_length(chunk), pc.binary_length(trimmed))).as_py():
+            out.append(trimmed)
+            changed = True
+        else:
+            out.append(chunk)
+    if not changed:
+        return col
+    return pa.chunked_array(out, type=col.type) if isinstance(col, pa.ChunkedArray) else out[0]
 
 
 def _empty(col: pa.Array) -> np.ndarray:
@@ -418,12 +450,18 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     data_idx = np.flatnonzero(~is_rule)
     skip_idx = np.flatnonzero(is_rule)
 
-    full: dict[int, pa.Array] = {}
+    full: dict[int, pa.Array] = {}  # object cells only: their columns converted to Arrow once
+    arrow_in = isinstance(cells, ArrowCells)
 
-    def rows_of(pos: int, mask: np.ndarray) -> pa.Array:
-        """The cells of column ``pos`` in the rows where ``mask`` is True (Arrow strings)."""
+    def rows_of(pos: int, idx: np.ndarray) -> pa.Array:
+        """The cells of column ``pos`` in the rows at (sorted) positions ``idx`` (Arrow
+        strings): zero-copy slices of the grid's column when the rows are a few runs."""
+        if arrow_in:
+            return _pick(cells.columns[pos], idx)
         if pos not in full:
             full[pos] = column_array(cells, pos)
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
         return full[pos].filter(pa.array(mask))
 
     # amounts: parsed for every row after the header that is data or a structural row that
@@ -440,9 +478,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         is_data = ~is_rule[carry_idx]
         # the decimal separator is decided on data rows; structural rows reuse the decision
         on = carry_idx[is_data]
-        on_mask = np.zeros(n, dtype=bool)
-        on_mask[on] = True
-        ap = parse_amounts(_text(rows_of(amount_pos, on_mask)), decimal=layout.decimal, column=headers[amount_pos],
+        ap = parse_amounts(_text(rows_of(amount_pos, on)), decimal=layout.decimal, column=headers[amount_pos],
                            file=file, rows=rows[on])
         amount_all[on] = ap.values.to_numpy(dtype=float)
         amount_failed[on] = ap.failed.to_numpy(dtype=bool)
@@ -471,7 +507,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         if pos is None:
             return blank
         if pos not in data_columns:
-            data_columns[pos] = rows_of(pos, ~is_rule)
+            data_columns[pos] = rows_of(pos, d)
         return data_columns[pos]
 
     get = {name: column(f.get(name)) for name in
@@ -578,7 +614,10 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     has_customer = any(f.get(x) is not None or x in layout.fill for x in (T.customer_id, T.customer_name))
     if not has_customer:
         add(np.ones(nd, dtype=bool), "no customer column")
-    cust = pc.if_else(pc.equal(get[T.customer_id], ""), name, get[T.customer_id]) if nd else get[T.customer_id]
+    if get[T.customer_id] is blank:  # no id column: the customer is the name (no copy)
+        cust = name if nd else blank
+    else:
+        cust = pc.if_else(pc.equal(get[T.customer_id], ""), name, get[T.customer_id]) if nd else get[T.customer_id]
     cust_label = headers[f[T.customer_id]] if f.get(T.customer_id) is not None else (
         headers[f[T.customer_name]] if f.get(T.customer_name) is not None else "customer")
     add(_empty(cust), f"missing customer in '{cust_label}'")
@@ -634,43 +673,22 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     keep_mask = ~rejected
     keep = d[keep_mask]
     rej = d[rejected]
-    kept = pa.array(keep_mask)
+    kept_at = np.flatnonzero(keep_mask)
+    all_kept = len(keep) == nd
 
-    def kept_ids(values: pa.Array) -> np.ndarray:
-        return _ids(values.filter(kept))
+    handed: set[int] = set()
 
-    src_rows = rows[keep]
-    tx = _frame({
-        T.source: _out_text(_sources(file, src_rows)),
-        T.file: _out_repeat(file, len(keep)),
-        T.row: src_rows,
-        T.kind: _out_text(kind[keep_mask]),
-        T.document_id: kept_ids(get[T.document_id]),
-        T.customer_id: kept_ids(cust),
-        T.customer_name: kept_ids(name),
-        T.document_date: dates[T.document_date][keep_mask],
-        T.due_date: dates[T.due_date][keep_mask],
-        T.terms_days: terms_days[keep_mask],
-        T.amount: np.abs(amount[keep_mask]),
-        T.currency: _out_text(currency[keep_mask]),
-        T.disputed: disputed[keep_mask],
-        T.settled_date: dates[T.settled_date][keep_mask],
-        T.applied_to: kept_ids(get[T.applied_to]),
-        T.open_amount: open_amount[keep_mask],
-        T.snapshot_date: np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]"),
-        T.line_of: kept_ids(get[T.line_of]),
-    })
-    tx = _as_text(tx, [T.source, T.file, T.kind, T.document_id, T.customer_id, T.customer_name, T.currency,
-                       T.applied_to, T.line_of])
-    for fld, value in layout.constants.items():
-        if fld == T.snapshot_date:
-            tx[fld] = pd.Series(pd.Timestamp(value) if value is not None else pd.NaT, index=tx.index,
-                                dtype="datetime64[ns]")
-        else:
-            tx[fld] = value
-    if list(tx.columns) != _TRANSACTION_COLUMNS:
-        tx = tx[_TRANSACTION_COLUMNS]
+    def kept(values: np.ndarray) -> np.ndarray:
+        """The kept rows of a data-row array: the array itself when every row is kept and it
+        is a writable array of its own, not handed out already (no copy), else a copy."""
+        if all_kept and values.flags.writeable and values.base is None and id(values) not in handed:
+            handed.add(id(values))
+            return values
+        return values[keep_mask]
 
+    # the small frames first (the rejected rows' cells are taken now): then every column of
+    # the grid that the output does not carry, and the parsing's working data, are dropped
+    # before the output is built, and each output column replaces its working array
     rejects = _frame({
         Rejects.source: _out_text(_sources(file, rows[rej])),
         Rejects.file: _out_repeat(file, len(rej)),
@@ -687,6 +705,66 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     })
     rejects = _as_text(rejects, [Rejects.source, Rejects.file, Rejects.reason, Rejects.raw])
     skipped = _as_text(skipped, [Skipped.file, Skipped.rule])
+
+    ids = {fld: get[fld] for fld in (T.document_id, T.applied_to, T.line_of)}
+    same_customer = cust is name
+    get.clear()
+    data_columns.clear()
+    full.clear()
+    frame = parsed = dp = ap = sp = raw_amt = tail = op = flags = None  # noqa: F841 (memory)
+    reasons = rejected = amount_all = amount_failed = currency_cell = rules = is_rule = None  # noqa: F841
+    d = data_idx = carry_idx = on = off = skip_idx = carry = None  # noqa: F841
+    if arrow_in:
+        cells.release(grid)
+    release_memory()  # the parsing's working columns are gone: hand their memory back before the output
+
+    def kept_ids(values: pa.Array) -> np.ndarray:
+        return _ids(values if all_kept else _pick(values, kept_at))
+
+    out: dict[str, object] = {}
+    src_rows = rows[keep]
+    out[T.source] = _out_text(_sources(file, src_rows))
+    out[T.file] = _out_repeat(file, len(keep))
+    out[T.row] = src_rows
+    out[T.kind] = _out_text(kept(kind))
+    del kind
+    out[T.document_id] = kept_ids(ids.pop(T.document_id))
+    out[T.customer_id] = kept_ids(cust)
+    del cust
+    if same_customer and _text_dtype() is not None:  # immutable Arrow data: both columns share it
+        out[T.customer_name] = out[T.customer_id].copy(deep=False)
+    else:
+        out[T.customer_name] = kept_ids(name)
+    del name
+    out[T.document_date] = kept(dates.pop(T.document_date))
+    out[T.due_date] = kept(dates.pop(T.due_date))
+    out[T.terms_days] = kept(terms_days)
+    del terms_days
+    out[T.amount] = np.abs(kept(amount))
+    del amount
+    out[T.currency] = _out_text(kept(currency))
+    del currency
+    out[T.disputed] = kept(disputed)
+    del disputed
+    out[T.settled_date] = kept(dates.pop(T.settled_date))
+    out[T.applied_to] = kept_ids(ids.pop(T.applied_to))
+    out[T.open_amount] = kept(open_amount)
+    del open_amount
+    out[T.snapshot_date] = np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[T.line_of] = kept_ids(ids.pop(T.line_of))
+    tx = _frame(out)
+    del out
+    tx = _as_text(tx, [T.source, T.file, T.kind, T.document_id, T.customer_id, T.customer_name, T.currency,
+                       T.applied_to, T.line_of])
+    for fld, value in layout.constants.items():
+        if fld == T.snapshot_date:
+            tx[fld] = pd.Series(pd.Timestamp(value) if value is not None else pd.NaT, index=tx.index,
+                                dtype="datetime64[ns]")
+        else:
+            tx[fld] = value
+    if list(tx.columns) != _TRANSACTION_COLUMNS:
+        tx = tx[_TRANSACTION_COLUMNS]
+
     if len(rej):
         notes.append(f"{len(rej)} row(s) rejected (see rejects for the reasons)")
     return ReadResult(file=file, layout=layout.name, transactions=tx, skipped=skipped, rejects=rejects,
@@ -761,12 +839,22 @@ def _obj(values) -> pd.Series:
 
 
 def _frame(columns: dict) -> pd.DataFrame:
-    """A DataFrame whose object arrays stay object dtype (Series are taken as they are)."""
+    """A DataFrame whose object arrays stay object dtype (Series are taken as they are).
+
+    No column is copied: numpy arrays are handed to pandas as they are (wrapping them in a
+    Series first makes the constructor copy them), object arrays as ``NumpyExtensionArray``
+    (which keeps them object dtype, without a copy either)."""
     n = len(next(iter(columns.values()))) if columns else 0
     index = pd.RangeIndex(n)
-    return pd.DataFrame({k: (v.set_axis(index) if isinstance(v, pd.Series)
-                             else pd.Series(v, index=index, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
-                             else pd.Series(v, index=index)) for k, v in columns.items()}, copy=False)
+
+    def column(v):
+        if isinstance(v, pd.Series):
+            return v.set_axis(index)
+        if isinstance(v, np.ndarray) and v.ndim == 1:
+            return pd.arrays.NumpyExtensionArray(v) if v.dtype == object else v
+        return pd.Series(v, index=index)
+
+    return pd.DataFrame({k: column(v) for k, v in columns.items()}, copy=False)
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -780,10 +868,37 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _ids(values: pa.Array) -> pd.Series | np.ndarray:
     """Identifiers: cells are already stripped text (numbers from Excel/Parquet were
     normalised from their native values), so only blanks become missing. An output text
-    column (:func:`_out_text`)."""
+    column (:func:`_out_text`); the cells themselves (no copy) when none is blank."""
     if len(values):
-        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        empty = pc.equal(values, "")
+        if pc.any(empty).as_py():
+            values = pc.if_else(empty, pa.scalar(None, pa.string()), values)
     return _out_text(values)
+
+
+#: at most this many runs of rows are taken as zero-copy slices (else one filter copy)
+_MAX_RUNS = 64
+
+
+def _pick(values: pa.Array | pa.ChunkedArray, idx: np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """The cells at sorted positions ``idx``: zero-copy slices of ``values`` when ``idx`` is
+    a few runs of consecutive positions (a file's data rows, the kept rows), else a filter."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if len(idx) == len(values):
+        return values  # every row (positions are sorted and distinct)
+    if len(idx):
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        if len(breaks) < _MAX_RUNS:
+            starts = idx[np.concatenate(([0], breaks))]
+            stops = idx[np.concatenate((breaks - 1, [len(idx) - 1]))] + 1
+            chunks = []
+            for start, stop in zip(starts.tolist(), stops.tolist()):
+                part = values.slice(start, stop - start)
+                chunks.extend(part.chunks if isinstance(part, pa.ChunkedArray) else [part])
+            return pa.chunked_array(chunks, type=values.type)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[idx] = True
+    return values.filter(pa.array(mask))
 
 
 def _squash_unique(values: pa.Array) -> pa.Array:

@@ -16,7 +16,7 @@ from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
 from ...schema import Transactions as T
 from ..mapping import Mapping
-from ._base import (RULE_TOTAL, Layout, ReadResult, base_rules, blank_mask, cell_reasons, cell_values, finish,
+from ._base import (RULE_TOTAL, ArrowCells, Layout, ReadResult, base_rules, blank_mask, cell_reasons, cell_values, finish,
                     kinds_of_column, norm_header, row_values, rows_frame)
 from .detect import GENERIC, INVOICES, PAYMENTS, TRANSACTIONS, HEADER_SCAN_ROWS, Spec, missing_required
 
@@ -72,8 +72,11 @@ def read_generic(grid, cells, header_idx: int, settings, notes: list[str]) -> Re
     rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
     layout = Layout("generic", header_idx, fields, rules, constant_kind(len(cells), KIND_INVOICE),
                     credits_by_sign=True, date_order=settings.date_order)
+    if isinstance(cells, ArrowCells):  # compared with the dates after finish: kept
+        cells.retain.update(fields[fld] for fld in ("derived_days", "derived_late") if fld in fields)
+    headers = headers_of(cells, header_idx)
     result = finish(grid, cells, layout, settings, notes)
-    result.notes.extend(_derived_disagreements(grid, cells, fields, headers_of(cells, header_idx), result))
+    result.notes.extend(_derived_disagreements(grid, cells, fields, headers, result))
     return result
 
 
