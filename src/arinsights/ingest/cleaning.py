@@ -67,6 +67,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import schema as S
+from .._memory import release_memory
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
 
@@ -273,6 +274,16 @@ def _take_coded(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Series:
     first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
     c = np.where(pos >= 0, codes[np.maximum(pos, 0)], -1)
     return _take(_take(s, first), c)
+
+
+def _values_by_code(s: pd.Series, codes: np.ndarray) -> pd.Series:
+    """The value of each code of ``s`` (codes as made by :func:`_codes`): ``_take(values,
+    codes[pos])`` is ``s`` at ``pos`` (the first step of :func:`_take_coded`, kept to take
+    from later without keeping ``s``)."""
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype="int64")
+    rows = np.flatnonzero(codes >= 0)
+    first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
+    return _take(s, first)
 
 
 def _live(w: pd.DataFrame) -> pd.Series:
@@ -983,6 +994,7 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     order = _stable_order([_rank_by_codes(w[T.customer_id], cust, pos), _take(w[T.document_date], pos),
                            lambda t: _take(w[T.document_id], pos[t])])
     pos = pos[order]
+    release_memory()  # the sort's working memory, before the columns are taken (memory)
     col = {c: _take(w[c], pos) for c in (T.document_date, T.due_date, T.terms_days, T.amount, T.open_amount,
                                          T.snapshot_date, T.settled_date)}
     inv_date = col[T.document_date]
@@ -1072,6 +1084,11 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- step 7
 
+#: the columns of the working frame that :func:`_cash_rows` reads
+_CASH_ROW_COLUMNS = (T.kind, _FATE, T.document_id, T.source, T.document_date, T.amount, T.snapshot_date,
+                     T.open_amount, T.customer_id, T.currency, T.applied_to, _REF, _CUST, _CUR)
+
+
 def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     """Live payment and credit rows, with the amount available for allocation, ordered by
     (payment_date, payment_id, source)."""
@@ -1080,23 +1097,32 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     doc = w[T.document_id]
 
     def payment_id(rows):
-        d, src = _take(doc, rows), _take(w[T.source], rows)
-        return d.where(d.notna(), src) if d.isna().any() else d
+        d = _take(doc, rows)  # the source only where the number is missing (memory)
+        return d.where(d.notna(), _take(w[T.source], rows)) if d.isna().any() else d
 
     date = _take(w[T.document_date], pos)
     order = _stable_order([date, lambda t: payment_id(pos[t]), lambda t: _take(w[T.source], pos[t])])
     pos = pos[order]
+    release_memory()  # the sort's working memory, before the columns are taken (memory)
     amount = _take(w[T.amount], pos).astype(float)
     snapshot = _take(w[T.snapshot_date], pos)
     snap_open = _take(w[T.open_amount], pos).abs().where(snapshot.notna())
     avail = amount.where(snap_open.isna(), np.minimum(amount, snap_open))
+    text = {}
+    for name, make in ((Payments.payment_id, lambda: payment_id(pos)),
+                       (Payments.customer_id, lambda: _take_coded(w[T.customer_id], _code(w, _CUST), pos)),
+                       (Payments.kind, lambda: _take_coded(w[T.kind], kind, pos)),
+                       (Payments.currency, lambda: _take_coded(w[T.currency], _code(w, _CUR), pos)),
+                       (Payments.source, lambda: _take(w[T.source], pos))):
+        text[name] = _strings(make())
+        release_memory()  # each take's working memory, before the next (memory)
     return pd.DataFrame({
-        Payments.payment_id: _strings(payment_id(pos)),
-        Payments.customer_id: _strings(_take_coded(w[T.customer_id], _code(w, _CUST), pos)),
+        Payments.payment_id: text[Payments.payment_id],
+        Payments.customer_id: text[Payments.customer_id],
         Payments.payment_date: date.take(order).reset_index(drop=True),
-        Payments.kind: _strings(_take_coded(w[T.kind], kind, pos)),
-        Payments.currency: _strings(_take_coded(w[T.currency], _code(w, _CUR), pos)),
-        Payments.source: _strings(_take(w[T.source], pos)),
+        Payments.kind: text[Payments.kind],
+        Payments.currency: text[Payments.currency],
+        Payments.source: text[Payments.source],
         "applied_to": _take(w[T.applied_to], pos),
         "available": avail,
         "amount_read": amount,
@@ -1526,17 +1552,25 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     # invoice numbers: the settled row's own, the allocated invoice's, missing for unapplied
     inv_src = np.where(from_settled, src, np.where(inv_all >= 0, ns + inv_all, -1))
     codes = _settled_cash_codes(inv, cash, settled)
+
+    def take(first: pd.Series, second: pd.Series, at: np.ndarray, coded=None) -> pd.Series:
+        # without settled rows (the usual case) straight from the second frame: a take from
+        # the two concatenated would first join their text into one array (memory)
+        if ns == 0:  # positions into the second frame already
+            return _take(second, at) if coded is None else _take_coded(second, coded, at)
+        both = pd.concat([first, second], ignore_index=True)
+        return _take(both, at) if coded is None else _take_coded(both, coded, at)
+
     out = {}
     for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
-        both = pd.concat([settled[c], cash[c]], ignore_index=True)
-        out[c] = _take_coded(both, codes[c], src) if c == Payments.customer_id else _take(both, src)
+        out[c] = take(settled[c], cash[c], src, codes[c] if c == Payments.customer_id else None)
+        release_memory()
     out[Payments.amount] = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
                                           + [np.asarray(a, dtype=float) for a in parts_amt])[order]
-    out[Payments.invoice_id] = _take(pd.concat([settled[Payments.invoice_id], inv[Invoices.invoice_id]],
-                                               ignore_index=True), inv_src)
+    out[Payments.invoice_id] = take(settled[Payments.invoice_id], inv[Invoices.invoice_id], inv_src)
     for c in (Payments.kind, Payments.currency, Payments.source):
-        both = pd.concat([settled[c], cash[c]], ignore_index=True)
-        out[c] = _take(both, src) if c == Payments.source else _take_coded(both, codes[c], src)
+        out[c] = take(settled[c], cash[c], src, None if c == Payments.source else codes[c])
+        release_memory()
     pay = pd.DataFrame(out, copy=False)
     for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
               Payments.currency, Payments.source):
@@ -1716,8 +1750,13 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     """
     settings = settings or IngestSettings()
     tol = settings.amount_tolerance
-    w = (prepare_transactions(tx, settings)
-         .pipe(merge_exact_duplicates)
+    n_in = len(tx)
+    w = prepare_transactions(tx, settings)
+    # memory: the working frame shares the caller's columns. When the caller hands over its
+    # only reference (load_ledger does), dropping it here lets each column of the reader's
+    # frame go as soon as the working frame no longer needs it (see below)
+    del tx
+    w = (w.pipe(merge_exact_duplicates)
          .pipe(fold_invoice_lines)
          .pipe(merge_known_snapshots, settings)
          .pipe(reject_conflicting_duplicates, settings)
@@ -1725,20 +1764,15 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
          .pipe(reject_unusable_rows)
          .pipe(merge_cleared_items)
          .pipe(propagate_rejections))
+    # memory: on large ledgers each step below drops working columns of a few GB, which the
+    # allocators keep unless asked (see arinsights._memory)
+    release_memory()
 
-    inv = build_invoices(w, settings)
-    settled = settlement_payments(inv)
-    cash = _cash_rows(w)
-    payments, stats = allocate_payments(inv, cash, settled, settings)
-    # only these columns of the cash rows are used below (drop the other text early: memory)
-    cash = cash[[Payments.customer_id, Payments.currency, Payments.payment_date, _CUST, _CUR]]
-    inv = paid_dates(inv, payments, settings)
-
-    # ---- the three destinations of every input row
+    # ---- the three destinations of every input row (the fates are final now). The merged and
+    # rejected rows are built first, so that the working frame can shrink to the columns the
+    # invoices and cash rows are built from, then go before the allocation (memory)
     fate = w[_FATE].to_numpy(dtype=object)
     is_kept = pd.isna(fate)
-    kept = w[[T.file, T.row, T.kind, T.amount]]  # the four columns only, then the rows
-    kept = (kept if is_kept.all() else kept[is_kept]).reset_index(drop=True)
     m = w[fate == _MERGED]
     merged = pd.DataFrame({
         "file": _strings(m[T.file]), "row": m[T.row].astype("int64"), "rule": _strings(m[_RULE]),
@@ -1748,12 +1782,43 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         Rejects.source: _strings(r[T.source]), Rejects.file: _strings(r[T.file]),
         Rejects.row: r[T.row].astype("int64"), Rejects.reason: _strings(r[_REASON]),
         Rejects.raw: _strings(raw_text(r)), Rejects.amount: r[T.amount].astype(float)}).reset_index(drop=True)
-    n_in = len(tx)
-    assert len(kept) + len(merged) + len(rejects) == n_in, (
-        f"cleaning lost rows: {n_in} in, {len(kept)} kept + {len(merged)} merged + {len(rejects)} rejected")
-    assert len(inv) + len(cash) == len(kept), (
-        f"kept rows ({len(kept)}) are not the invoices ({len(inv)}) plus payments/credits ({len(cash)})")
-    del w, m, r  # the working copy is not needed below (memory)
+    del m, r, fate
+    # the kept rows (file, row, kind, amount) are built at the end: until then only their
+    # numbers and the codes of their file and kind are kept, so the working frame's text of
+    # file names can go now (memory)
+    kept_pos = np.flatnonzero(is_kept)
+    kept_num = {T.row: w[T.row].to_numpy()[kept_pos], T.amount: w[T.amount].to_numpy()[kept_pos]}
+    kept_text = {}
+    for col in (T.file, T.kind):
+        codes = _codes(w[col])
+        kept_text[col] = (_values_by_code(w[col], codes), codes[kept_pos])
+    del kept_pos, codes
+    w = w.drop(columns=[_RULE, _REASON, _INTO, T.file, T.row])
+    release_memory()
+
+    inv = build_invoices(w, settings)
+    settled = settlement_payments(inv)
+    w = w[[c for c in w.columns if c in _CASH_ROW_COLUMNS]]  # what _cash_rows reads (memory)
+    release_memory()
+    cash = _cash_rows(w)
+    del w  # the working frame is not needed below (memory)
+    release_memory()
+    n_kept = int(is_kept.sum())
+    assert n_kept + len(merged) + len(rejects) == n_in, (
+        f"cleaning lost rows: {n_in} in, {n_kept} kept + {len(merged)} merged + {len(rejects)} rejected")
+    assert len(inv) + len(cash) == n_kept, (
+        f"kept rows ({n_kept}) are not the invoices ({len(inv)}) plus payments/credits ({len(cash)})")
+
+    payments, stats = allocate_payments(inv, cash, settled, settings)
+    # only these columns of the cash rows are used below (drop the other text early: memory)
+    cash = cash[[Payments.customer_id, Payments.currency, Payments.payment_date, _CUST, _CUR]]
+    release_memory()
+    inv = paid_dates(inv, payments, settings)
+    release_memory()
+    kept = pd.DataFrame({
+        T.file: _take(*kept_text[T.file]), T.row: kept_num[T.row],
+        T.kind: _take(*kept_text[T.kind]), T.amount: kept_num[T.amount]}, copy=False)
+    del kept_text, kept_num
 
     # ---- outputs
     inv_out = inv[_INV_COLUMNS].reset_index(drop=True)

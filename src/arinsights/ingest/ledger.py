@@ -21,6 +21,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .._memory import release_memory
 from ..errors import InputError
 from ..schema import Invoices, Rejects, Skipped, Transactions
 from ..settings import IngestSettings, Settings
@@ -323,6 +324,8 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
         txs.append(tx)
         skips.append(sk)
         rejs.append(rj)
+        del res, tx
+        release_memory()  # the reader's working memory, before the next file or the cleaning
 
     if len(empty_files) == len(paths):  # nothing at all to clean: say so rather than load an empty ledger
         label, what = empty_files[0]
@@ -334,9 +337,13 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
         tx_all = pd.concat(nonempty, ignore_index=True)
     else:  # one file with rows (the usual case): its frame as it is, no copy
         tx_all = nonempty[0].reset_index(drop=True) if nonempty else txs[0]
-    del res, tx, txs, nonempty  # only tx_all is cleaned: the readers' frames need not stay alive (memory)
-    clean: CleanResult = clean_transactions(tx_all, ingest)
+    del txs, nonempty  # only tx_all is cleaned: the readers' frames need not stay alive (memory)
+    # hand the frame over to the cleaning without keeping a reference here: cleaning then frees
+    # the reader's columns as soon as it no longer needs them (memory)
+    handover = [tx_all]
     del tx_all
+    clean: CleanResult = clean_transactions(handover.pop(), ingest)
+    release_memory()
     reader_rejects = [r for r in rejs if len(r)]
     rejects = pd.concat(reader_rejects + [clean.rejects], ignore_index=True) if reader_rejects else clean.rejects
     rejects = rejects[list(Rejects.to_schema().columns)]
