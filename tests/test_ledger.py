@@ -118,6 +118,18 @@ def test_reconciliation_of_two_files_by_hand(fake_reader, tmp_path):
     assert any("amount unknown" in n for n in led.notes)
 
 
+def test_kept_rows_are_categorical_and_reconcile_as_text(fake_reader, tmp_path):
+    # the kept rows carry file and kind as categoricals (memory on large ledgers); the
+    # reconciliation counts them per file exactly as from text
+    import dataclasses
+    led = load_ledger([tmp_path / "inv.csv", tmp_path / "pay.csv"])
+    assert isinstance(led.kept["file"].dtype, pd.CategoricalDtype)
+    assert isinstance(led.kept["kind"].dtype, pd.CategoricalDtype)
+    as_text = dataclasses.replace(led, kept=led.kept.astype({"file": object, "kind": object}))
+    pd.testing.assert_frame_equal(led.reconciliation(), as_text.reconciliation())
+    assert led.kept["file"].astype(object).tolist() == ["inv.csv", "inv.csv", "pay.csv", "pay.csv"]
+
+
 def test_summary_states_the_counts(fake_reader, tmp_path):
     text = load_ledger([tmp_path / "inv.csv", tmp_path / "pay.csv"]).summary()
     assert text.startswith("Read 2 file(s) with 10 rows: 4 kept, 1 merged into other rows, 3 skipped")

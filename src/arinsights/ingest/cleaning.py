@@ -151,7 +151,8 @@ class CleanResult:
     notes : list of str
         Plain-language notes on what cleaning did.
     kept : pd.DataFrame
-        file, row, kind, amount of the input rows kept (for the reconciliation).
+        file, row, kind, amount of the input rows kept (for the reconciliation); file and
+        kind are categoricals.
     quality : dict
         Counts and amounts for the quality report (see :func:`clean_transactions`).
     """
@@ -284,6 +285,12 @@ def _values_by_code(s: pd.Series, codes: np.ndarray) -> pd.Series:
     rows = np.flatnonzero(codes >= 0)
     first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
     return _take(s, first)
+
+
+def _categories(values: pd.Series, codes: np.ndarray) -> pd.Categorical:
+    """``_take(values, codes)`` as a categorical (categories: ``values``, distinct text)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype="int64"),
+                                     categories=pd.Index(values.to_numpy(dtype=object), dtype=object))
 
 
 def _live(w: pd.DataFrame) -> pd.Series:
@@ -1815,9 +1822,11 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     release_memory()
     inv = paid_dates(inv, payments, settings)
     release_memory()
+    # file and kind as categoricals: one label per file (a text column repeating the file's
+    # path on every row of a large ledger would be the biggest table of the load)
     kept = pd.DataFrame({
-        T.file: _take(*kept_text[T.file]), T.row: kept_num[T.row],
-        T.kind: _take(*kept_text[T.kind]), T.amount: kept_num[T.amount]}, copy=False)
+        T.file: _categories(*kept_text[T.file]), T.row: kept_num[T.row],
+        T.kind: _categories(*kept_text[T.kind]), T.amount: kept_num[T.amount]}, copy=False)
     del kept_text, kept_num
 
     # ---- outputs

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._memory import release_memory
+from .._order import canonical_order
 from ..errors import InputError
 from ..schema import Invoices, Rejects, Skipped, Transactions
 from ..settings import IngestSettings, Settings
@@ -43,7 +44,17 @@ def _count_by_file(df: pd.DataFrame | None, files: pd.Index) -> tuple[pd.Series,
     if df is None or len(df) == 0:
         z = pd.Series(0, index=files)
         return z, z.astype(float)
-    f = df["file"].astype(object)
+    f = df["file"]
+    if isinstance(f.dtype, pd.CategoricalDtype):  # the kept rows: per category, without text per row
+        f = f.cat.remove_unused_categories()
+        labels = pd.Index(f.cat.categories.astype(object))
+        codes = f.cat.codes.to_numpy()
+        ok = codes >= 0
+        n = pd.Series(np.bincount(codes[ok], minlength=len(labels)), index=labels)
+        a = pd.Series(np.bincount(codes[ok], weights=df["amount"].to_numpy(dtype=float)[ok], minlength=len(labels)),
+                      index=labels)
+        return n.reindex(files, fill_value=0).astype("int64"), a.reindex(files, fill_value=0.0).astype(float)
+    f = f.astype(object)
     n = f.value_counts().reindex(files, fill_value=0)
     a = df["amount"].astype(float).groupby(f).sum(min_count=0).reindex(files, fill_value=0.0)
     return n.astype("int64"), a.astype(float)
@@ -56,10 +67,12 @@ class Ledger:
     Attributes
     ----------
     invoices : pd.DataFrame
-        :class:`~arinsights.schema.Invoices`.
+        :class:`~arinsights.schema.Invoices`, ordered by customer, invoice date and invoice
+        number.
     payments : pd.DataFrame
         :class:`~arinsights.schema.Payments` (one row per allocation; unapplied cash has a
-        missing invoice_id).
+        missing invoice_id), ordered by customer, payment date, payment number, invoice
+        number and amount.
     rejects : pd.DataFrame
         :class:`~arinsights.schema.Rejects` from the readers and from cleaning.
     skipped : pd.DataFrame
@@ -72,7 +85,8 @@ class Ledger:
     notes : list of str
         Plain-language notes from the readers (prefixed with the file) and from cleaning.
     kept : pd.DataFrame, optional
-        file, row, kind, amount of the input rows kept by cleaning.
+        file, row, kind, amount of the input rows kept by cleaning (file and kind as
+        categoricals).
     quality : dict
         Quality counts from :func:`~arinsights.ingest.cleaning.clean_transactions`.
     """
@@ -351,7 +365,13 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
     skipped_nonempty = [s for s in skips if len(s)]
     skipped = pd.concat(skipped_nonempty, ignore_index=True) if skipped_nonempty else skips[0]
     files = pd.DataFrame(file_rows)
-    ledger = Ledger(invoices=clean.invoices, payments=clean.payments, rejects=rejects, skipped=skipped,
+    # the canonical row order (the analysis' own: it then only checks it). Invoices come out of
+    # cleaning in it; payments in date order, so they are sorted here once, and the analysis
+    # does not keep a sorted copy beside these (memory)
+    invoices, payments = canonical_order(clean.invoices, clean.payments)
+    clean.invoices = clean.payments = None
+    release_memory()
+    ledger = Ledger(invoices=invoices, payments=payments, rejects=rejects, skipped=skipped,
                     merged=clean.merged, files=files, notes=notes + clean.notes, kept=clean.kept,
                     quality=clean.quality)
     rec = ledger.reconciliation()
