@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from arinsights.analysis import _INVOICE_KEYS, _PAYMENT_KEYS, _sorted_by, canonical_order
 from arinsights.behaviour.distributions import DaysToPayModel
 from arinsights.behaviour.durations import compute_durations
-from arinsights.behaviour.features import _sort_by_date_and_id, build_features
+from arinsights.behaviour.features import _byte_words, _sort_by_date_and_id, build_features
 from arinsights.behaviour.lateness import (LatenessModel, customer_lateness, features_as_of, known_as_of,
                                            next_invoice_features)
 from arinsights.behaviour.outlook import (PaymentOutlookCalibrator, _customer_sample, _LedgerCodes,
@@ -94,6 +95,29 @@ def test_sort_by_date_and_id_with_missing_and_object_ids():
                            "x": np.arange(n)})
         ref = df.sort_values([F.invoice_date, F.invoice_id], kind="mergesort", ignore_index=True)
         pd.testing.assert_frame_equal(_sort_by_date_and_id(df), ref)
+
+
+@pytest.mark.parametrize("case", ["mixed", "one_length", "long", "nul"])
+def test_sort_by_date_and_id_on_byte_words_equals_pandas(case):
+    # ids compared as two integers of their UTF-8 bytes: prefixes, non-ASCII, ties and
+    # lengths up to 16 bytes; longer ids or ids with a NUL byte take the ranked path
+    rng = np.random.default_rng(11)
+    n = 800
+    stems = {"mixed": ["", "A", "A1", "A10", "a", "Ä", "Éa", "日本", "Z9", "INV-0001", "\U0001F600x"],
+             "one_length": ["INV-0", "INV-1", "INV-A", "INV-a", "INV-Ä"[:5]],
+             "long": ["INV-000000000000012", "INV-0000000000000012", "A"],
+             "nul": ["A\x00", "A", "A\x00B"]}[case]
+    ids = [stems[i] + (f"{j:02d}" if case == "mixed" else "") for i, j in
+           zip(rng.integers(0, len(stems), n), rng.integers(0, 12, n))]
+    if case == "one_length":
+        ids = [x[:5] for x in ids]
+    df = pd.DataFrame({F.invoice_id: pd.Series(ids, dtype="str"),
+                       F.invoice_date: pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 4, n), unit="D"),
+                       "x": np.arange(n)})
+    words = _byte_words(pa.array(df[F.invoice_id], from_pandas=True))
+    assert (words is None) == (case in ("long", "nul"))
+    ref = df.sort_values([F.invoice_date, F.invoice_id], kind="mergesort", ignore_index=True)
+    pd.testing.assert_frame_equal(_sort_by_date_and_id(df), ref)
 
 
 # ----------------------------------------------------------------------------- canonical order
