@@ -420,7 +420,54 @@ def test_any_amount_parses_back_to_the_cent(cases, decimal):
     assert res.decimal == decimal
 
 
-# ------------------------------------------------------------------------------ ids, flags
+_TRICKY_AMOUNTS = [
+    "1,234.56", "$1,234.56", "-$5", "($40.00)", "(40.00)", "-0.00", "0.5", "007", "1250",
+    "12.5", "12.50", "1234.5678", "$1,234,567.891", "1,234,567", "1.234", "1,234", "12.345",
+    "1.2.3", "1,23.45", "12,3456.7", "($5", "$5)", "(-5)", "-(5)", "--5", "-$-5", "$$5",
+    " $5.00 ", "", "  ", "nan", "N/A", "1e5", "1.5E-3", "USD 5.00", "5.00 USD", "EUR 1.200,00",
+    "1 234.50", "1'234.50", "+5", "5-", "5 CR", "5 DR", "$", "-", "()", ".5", ",5", "5.",
+    "1,,234.00", "1,2345.00", "0001,234.00", "$0.00", "-$1,234.56", "(1,234.56)", "x12",
+    "\u2212" + "5.00", "12.34\u00a0", "99999999999999999999.99",
+]
+
+
+@pytest.mark.parametrize("decimal, context", [
+    (decimal, context) for decimal in (None, ".", ",")
+    for context in ([], ["$1,234.56", "-7"], ["0,50"])] + [(None, "many")])
+def test_amount_fast_path_agrees_with_full_chain(monkeypatch, decimal, context):
+    """The one-pass fast path for plain/dollar amounts gives what the full chain gives,
+    for each tricky value next to values that decide (or contradict) the separator."""
+    import arinsights.ingest.parsing as parsing
+
+    dtypes = [None, pd.StringDtype("pyarrow")] if not context else [pd.StringDtype("pyarrow")]
+    if context == "many":  # the readers' Arrow-backed cells, mostly distinct
+        context = [f"${i // 100:,}.{i % 100:02d}" for i in range(1100)]
+    for text in _TRICKY_AMOUNTS:
+        for dtype in dtypes:
+            values = pd.Series([text, *context, text], dtype=dtype)
+            values.index = np.arange(len(values)) * 2 + 5
+
+            def run():
+                try:
+                    return parse_amounts(values, decimal=decimal, column="Amount", file="f.csv")
+                except InputError as exc:
+                    return str(exc)
+
+            monkeypatch.setattr(parsing, "_FAST_AMOUNTS", True)
+            fast = run()
+            monkeypatch.setattr(parsing, "_FAST_AMOUNTS", False)
+            full = run()
+            if isinstance(full, str) or isinstance(fast, str):
+                assert fast == full, text
+                continue
+            pd.testing.assert_series_equal(fast.values, full.values)
+            assert (np.signbit(fast.values) == np.signbit(full.values)).all(), text
+            pd.testing.assert_series_equal(fast.failed, full.failed)
+            pd.testing.assert_series_equal(fast.currency, full.currency)
+            assert (fast.decimal, fast.note) == (full.decimal, full.note), text
+
+
+# ----------------------------------------------------------------------- ids, flags
 
 def test_normalise_ids():
     raw = pd.Series([" 0007900770 ", "0379-NEVHP", 611365.0, 12, "", "  ", None, np.nan, "611365.0"])

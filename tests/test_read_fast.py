@@ -223,3 +223,45 @@ def test_parse_amounts_same_when_values_are_mostly_distinct():
         obj = _amount_outcome(pd.Series(cells, dtype=object), column="Amount", rows=rows)
         arrow = _amount_outcome(_arrow_series(cells), column="Amount", rows=rows)
         assert obj == arrow
+
+
+def test_trim_check_from_the_buffers_agrees_with_arrow_trim():
+    """``_trimmed`` skips the trim of chunks whose cells' first and last bytes are printable
+    ASCII: the result is always ``utf8_trim_whitespace`` (slices, chunks, Unicode spaces)."""
+    import pyarrow.compute as pc
+
+    cells = ["abc", "  x", "de ", "\tf", "g\n", "h\xa0", "\u2003i", "é", "ü ", "", "j k", "\x1fl",
+             "m\x7f", "n\u3000"]
+    plain = pa.array(["abc", "", "x y", "1,250.00", "Z"] * 3, type=pa.string())
+    for values in (pa.array(cells, type=pa.string()), plain, pa.array(cells, type=pa.large_string())):
+        for off in range(len(values)):
+            for length in range(len(values) - off + 1):
+                part = values.slice(off, length)
+                assert _base._trimmed(part).equals(pc.utf8_trim_whitespace(part))
+        chunked = pa.chunked_array([values.slice(0, 3), plain.cast(values.type), values.slice(3)])
+        assert _base._trimmed(chunked).equals(pc.utf8_trim_whitespace(chunked))
+    assert _base._trimmed(plain) is plain  # nothing to trim: no copy
+    padded = pd.Series([" 1.50", "2.00 ", "3"], dtype=pd.StringDtype("pyarrow"))
+    assert parse_amounts(padded).values.tolist() == [1.5, 2.0, 3.0]
+
+
+def test_squash_shortcut_on_distinct_names():
+    names = pa.array(["Acme  Corp", "Bob", "Carol\tLtd", "Dan\xa0Co", "Eve Inc"] * 3)
+    squashed = _base._squash_unique(names).to_pylist()
+    assert squashed == ["Acme Corp", "Bob", "Carol Ltd", "Dan Co", "Eve Inc"] * 3
+    clean = pa.array(["Acme Corp", "Bob", " Eve"] * 3)
+    assert _base._squash_unique(clean) is clean
+
+
+def test_empty_from_offsets_agrees_with_arrow():
+    import pyarrow.compute as pc
+
+    base = pa.array(["", "a", "", "bc", "", ""])
+    for off in range(len(base)):
+        for length in range(len(base) - off + 1):
+            part = base.slice(off, length)
+            for col in (part, pa.chunked_array([part, base]), pa.chunked_array([part]),
+                        pa.array(["", None, "x"])):
+                ref = pc.equal(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
+                got = _base._empty(col)
+                assert got.dtype == ref.dtype and got.tolist() == ref.tolist()

@@ -157,3 +157,19 @@ def test_lazy_lane_on_tricky_bytes(tmp_path, monkeypatch, data, delimiter):
     assert lazy[0] == c_parser[0]
     if lazy[0] == "ok":
         assert lazy[1:] == c_parser[1:]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1 << 23])
+def test_scan_lines_counts_lines_and_finds_blank_ones(monkeypatch, step):
+    """One numpy pass (in steps of any size) gives the physical line count and the blank
+    lines that str.split sees."""
+    monkeypatch.setattr(textio, "_SCAN_STEP", step)
+    samples = [b"a", b"a\n", b"\n", b"\n\n", b"a\nb", b"a\n\nb\n", b"\n\na\n\n\nb\n\n", b"ab\ncd\n",
+               b"x\n" * 5 + b"\n" + b"y\n\n", b"\na", b"a\n\n"]
+    for raw in samples:
+        lines = raw.split(b"\n")
+        if raw.endswith(b"\n"):
+            lines = lines[:-1]
+        nlines, blank = textio._scan_lines(raw)
+        assert nlines == len(lines), raw
+        assert blank.tolist() == [i for i, line in enumerate(lines) if line == b""], raw

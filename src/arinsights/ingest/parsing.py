@@ -70,11 +70,44 @@ _STR = pd.StringDtype("pyarrow")
 def _as_text(uniques: np.ndarray | pd.Index) -> pd.Series:
     """Distinct values as a stripped, Arrow-backed string Series (positions kept)."""
     if isinstance(getattr(uniques, "dtype", None), pd.StringDtype):
-        return pd.Series(uniques.array).astype(_STR).str.strip()
+        text = pd.Series(uniques.array).astype(_STR)
+        arr = pa.array(text.array)
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        if not any(_may_need_trim(chunk) for chunk in chunks):
+            return text  # nothing to strip (the readers' cells are trimmed already)
+        return text.str.strip()
     arr = np.asarray(uniques, dtype=object)
     if pd.api.types.infer_dtype(arr, skipna=False) != "string":
         arr = pd.Series(arr, dtype=object).map(str).to_numpy(dtype=object)
     return pd.Series(arr, dtype=object).astype(_STR).str.strip()
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """False when no cell of a string chunk can start or end with white space: its first and
+    last bytes are all printable ASCII (white space is ASCII <= 0x20 or a multi-byte UTF-8
+    character, whose bytes are >= 0x80). Read from the Arrow buffers, without building the
+    trimmed copy; True (trim to know) for anything else."""
+    if chunk.type == pa.string():
+        width = np.int32
+    elif chunk.type == pa.large_string():
+        width = np.int64
+    else:
+        return True
+    if chunk.null_count or len(chunk) == 0:
+        return True
+    buffers = chunk.buffers()
+    if buffers[2] is None:
+        return False  # every cell is ""
+    offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if not filled.all():
+        starts, ends = starts[filled], ends[filled]
+    if not len(starts):
+        return False
+    first, last = data[starts], data[ends - 1]
+    return bool(((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F)).any())
 
 
 def _match(text: pd.Series, pattern: str) -> np.ndarray:
@@ -620,6 +653,102 @@ _DECIMAL_HINT = ('Say which it is: set decimal = "," (or decimal = ".") for this
                  "mapping file.")
 
 
+#: the common forms, read without the full chain: an optional "-" or "$" (or both, in that
+#: order) or brackets around an optional "$", then digits with a decimal point and comma
+#: groups of three, or 1-2 decimals, or none. Every such value is usable; it proves a decimal
+#: point when it has one (it is never "ambiguous" like "1.234" or "1,234"), else is an integer.
+_FAST_N = r"(?:\d{1,3}(?:,\d{3})+\.\d+|\d+\.\d{1,2}|\d+)"
+_RE_FAST = r"^(?:-?\$?" + _FAST_N + r"|\(\$?" + _FAST_N + r"\))$"
+_FAST_AMOUNTS = True  # tests switch the fast path off to compare it with the full chain
+
+
+def _amount_chain(src: pa.Array, native: np.ndarray) -> dict[str, object]:
+    """The full classification of amount texts (stripped Arrow strings; ``native`` marks
+    values that are numbers already, whose text is ""): per value ``blank``, ``ok`` (the
+    form is valid), ``negs`` (number of negative marks), ``code`` (currency or None),
+    ``is_sci``/``ambig``/``point``/``comma`` (classes of the number part) and ``core`` (the
+    number part without grouping spaces, Arrow strings)."""
+    n = len(src)
+    text = pd.Series(pd.array(src, dtype=_STR))
+    blank = _is_missing_text(text) & ~native
+
+    # per distinct value: the number part, signs, brackets and currency. Two fast paths
+    # in Arrow: the plain form ("-1234.50", "1,234.56") and the dollar form ("$1,250.00",
+    # "($40.00)"); the full pattern (currencies, brackets, trailing signs, CR) only runs on
+    # the rest
+    plain = _match_arrow(src, r"-?\d[\d.,]*") & ~native
+    dollar = _match_arrow(src, r"\(?\$\d(?:[\d.,]*\d)?\)?") & ~native & ~plain
+    hit = plain | dollar
+    minus = np.zeros(n, dtype=np.int64)
+    pluses = np.zeros(n, dtype=np.int64)
+    opened = np.zeros(n, dtype=bool)
+    closed = np.zeros(n, dtype=bool)
+    credit = np.zeros(n, dtype=bool)
+    bad_currency = np.zeros(n, dtype=bool)
+    code = np.full(n, None, dtype=object)
+    empty = pa.scalar("", src.type)
+    num = pa.repeat(empty, n) if n else pa.array([], src.type)
+    if plain.any():
+        # for these values the full pattern's groups are s1 = "-" if present, n = the digits
+        minus += plain & _bool(pc.starts_with(src, "-"))
+        num = pc.if_else(pa.array(plain), pc.replace_substring_regex(src, r"^-", ""), num)
+    if dollar.any():
+        # o = "(" if present, c1 = "$", n = the digits, cl = ")" if present
+        opened |= dollar & _bool(pc.starts_with(src, "("))
+        closed |= dollar & _bool(pc.ends_with(src, ")"))
+        code[dollar] = _SYMBOLS["$"]
+        num = pc.if_else(pa.array(dollar), pc.replace_substring_regex(src, r"^\(?\$|\)$", ""), num)
+    rest = np.flatnonzero(~hit & ~native)
+    if len(rest):
+        sub = text.iloc[rest].reset_index(drop=True)
+        g = _extract(sub, _RE_AMOUNT)
+        hit[rest] = g["n"].notna().to_numpy()
+        minus[rest] = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
+                          for k in ("s1", "s2", "s3", "s4", "s5"))
+        opened[rest] = g["o"].notna().to_numpy()
+        closed[rest] = g["cl"].notna().to_numpy()
+        credit[rest] = g["cr"].fillna("").str.upper().str.startswith("CR").to_numpy(dtype=bool, na_value=False)
+        pluses[rest] = sum((g[k] == "+").to_numpy(dtype=bool, na_value=False) for k in ("s1", "s2", "s3"))
+        # currency from either side; both sides must agree; codes must be real ISO codes
+        raw_c = [g[k].fillna("") for k in ("c1", "c2")]
+        iso = []
+        bad = np.zeros(len(rest), dtype=bool)
+        for c in raw_c:
+            sym = c.map(_SYMBOLS)
+            up = c.str.upper()
+            one = up.where(up.isin(_ISO_CURRENCIES))
+            one = one.where(one.notna(), sym)
+            bad |= ((c != "") & one.isna()).to_numpy(dtype=bool)
+            iso.append(one)
+        both = iso[0].notna() & iso[1].notna()
+        bad |= (both & (iso[0] != iso[1])).to_numpy(dtype=bool, na_value=False)
+        bad_currency[rest] = bad
+        code[rest] = iso[0].where(iso[0].notna(), iso[1]).to_numpy(dtype=object, na_value=None)
+        num = pc.replace_with_mask(num, pa.array(np.isin(np.arange(n), rest)),
+                                   pa.array(g["n"].fillna("").to_numpy(dtype=object), type=num.type))
+    text = src = None
+    negs = minus + (opened & closed) + credit
+    ok = hit & (opened == closed) & (negs <= 1) & ~((negs == 1) & (pluses > 0)) & (pluses <= 1)
+    ok &= ~bad_currency
+
+    # number part: classify the separators
+    grouped = _match_arrow(num, ".*[" + _SPACES + "].*")
+    core = num
+    if grouped.any():
+        ok &= ~grouped | _match_arrow(num, _N_GROUPED)
+        core = pc.replace_substring_regex(num, "[" + _SPACES + "]", "")
+    num = None
+    is_int = _match_arrow(core, _N_INT)
+    is_sci = _match_arrow(core, _N_SCI)
+    ambig = (_match_arrow(core, _N_AMBIG) & ~grouped)
+    # after space grouping a single separator is the decimal one
+    point = (_match_arrow(core, _N_POINT) & ~ambig) & ~is_sci
+    comma = (_match_arrow(core, _N_COMMA) & ~ambig)
+    ok &= is_int | is_sci | ambig | point | comma
+    return {"blank": blank, "ok": ok, "negs": negs, "code": code, "is_sci": is_sci,
+            "ambig": ambig, "point": point, "comma": comma, "core": core}
+
+
 def _is_number_like(uniq: np.ndarray) -> np.ndarray:
     return pd.Series(uniq, dtype=object).map(
         lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
@@ -691,82 +820,55 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
         if native.any():
             out[native] = uniq[native].astype("float64")
         text = _as_text(uniq).mask(pd.Series(native), "")
-    blank = _is_missing_text(text) & ~native
     src = _arrow(text)
+    text = None
 
-    # per distinct value: the number part, signs, brackets and currency. Two fast paths
-    # in Arrow: the plain form ("-1234.50", "1,234.56") and the dollar form ("$1,250.00",
-    # "($40.00)"); the full pattern (currencies, brackets, trailing signs, CR) only runs on
-    # the rest
-    plain = _match_arrow(src, r"-?\d[\d.,]*") & ~native
-    dollar = _match_arrow(src, r"\(?\$\d(?:[\d.,]*\d)?\)?") & ~native & ~plain
-    hit = plain | dollar
-    minus = np.zeros(n, dtype=np.int64)
-    pluses = np.zeros(n, dtype=np.int64)
-    opened = np.zeros(n, dtype=bool)
-    closed = np.zeros(n, dtype=bool)
-    credit = np.zeros(n, dtype=bool)
-    bad_currency = np.zeros(n, dtype=bool)
-    code = np.full(n, None, dtype=object)
-    empty = pa.scalar("", src.type)
-    num = pa.repeat(empty, n) if n else pa.array([], src.type)
-    if plain.any():
-        # for these values the full pattern's groups are s1 = "-" if present, n = the digits
-        minus += plain & _bool(pc.starts_with(src, "-"))
-        num = pc.if_else(pa.array(plain), pc.replace_substring_regex(src, r"^-", ""), num)
-    if dollar.any():
-        # o = "(" if present, c1 = "$", n = the digits, cl = ")" if present
-        opened |= dollar & _bool(pc.starts_with(src, "("))
-        closed |= dollar & _bool(pc.ends_with(src, ")"))
-        code[dollar] = _SYMBOLS["$"]
-        num = pc.if_else(pa.array(dollar), pc.replace_substring_regex(src, r"^\(?\$|\)$", ""), num)
-    rest = np.flatnonzero(~hit & ~native)
+    # fast path: most cells of a regular export are a plain or dollar amount with a decimal
+    # point ("1234.56", "-$1,234.56", "($40.00)", "1250"). One RE2 pass recognises them;
+    # their classes follow from the pattern (see _RE_FAST) and only the rest goes through
+    # the full chain (_amount_chain), whose results are the same for these values.
+    fast = (_match_arrow(src, _RE_FAST) & ~native) if _FAST_AMOUNTS and n else np.zeros(n, dtype=bool)
+    if fast.all():
+        rest = np.zeros(0, dtype=np.intp)
+    else:
+        rest = np.flatnonzero(~fast)
+    blank = np.zeros(n, dtype=bool)
+    ok = np.ones(n, dtype=bool)
+    negs = np.zeros(n, dtype=np.int64)
+    # currency per value as an index into ``currencies`` (-1 = none): no object array of n
+    currencies = [_SYMBOLS["$"]]
+    code_id = np.full(n, -1, dtype=np.int32)
+    is_sci = np.zeros(n, dtype=bool)
+    ambig = np.zeros(n, dtype=bool)
+    comma = np.zeros(n, dtype=bool)
+    fast_src = None
+    if fast.any():
+        f_idx = np.flatnonzero(fast)
+        fast_src = src.filter(pa.array(fast)) if len(rest) else src
+        negs[f_idx] = (_bool(pc.starts_with(fast_src, "-")) | _bool(pc.starts_with(fast_src, "("))
+                       ).astype(np.int64)
+        code_id[f_idx] = np.where(_bool(pc.match_substring(fast_src, "$")), 0, -1)
+        point = np.zeros(n, dtype=bool)
+        point[f_idx] = _bool(pc.match_substring(fast_src, "."))
+    else:
+        point = np.zeros(n, dtype=bool)
+    core_rest = None
     if len(rest):
-        sub = text.iloc[rest].reset_index(drop=True)
-        g = _extract(sub, _RE_AMOUNT)
-        hit[rest] = g["n"].notna().to_numpy()
-        minus[rest] = sum((g[k].isin(["-", "\u2212"])).to_numpy(dtype=bool, na_value=False)
-                          for k in ("s1", "s2", "s3", "s4", "s5"))
-        opened[rest] = g["o"].notna().to_numpy()
-        closed[rest] = g["cl"].notna().to_numpy()
-        credit[rest] = g["cr"].fillna("").str.upper().str.startswith("CR").to_numpy(dtype=bool, na_value=False)
-        pluses[rest] = sum((g[k] == "+").to_numpy(dtype=bool, na_value=False) for k in ("s1", "s2", "s3"))
-        # currency from either side; both sides must agree; codes must be real ISO codes
-        raw_c = [g[k].fillna("") for k in ("c1", "c2")]
-        iso = []
-        bad = np.zeros(len(rest), dtype=bool)
-        for c in raw_c:
-            sym = c.map(_SYMBOLS)
-            up = c.str.upper()
-            one = up.where(up.isin(_ISO_CURRENCIES))
-            one = one.where(one.notna(), sym)
-            bad |= ((c != "") & one.isna()).to_numpy(dtype=bool)
-            iso.append(one)
-        both = iso[0].notna() & iso[1].notna()
-        bad |= (both & (iso[0] != iso[1])).to_numpy(dtype=bool, na_value=False)
-        bad_currency[rest] = bad
-        code[rest] = iso[0].where(iso[0].notna(), iso[1]).to_numpy(dtype=object, na_value=None)
-        num = pc.replace_with_mask(num, pa.array(np.isin(np.arange(n), rest)),
-                                   pa.array(g["n"].fillna("").to_numpy(dtype=object), type=num.type))
-    text = src = None  # only the number part is read from here on: free the texts (memory)
-    negs = minus + (opened & closed) + credit
-    ok = hit & (opened == closed) & (negs <= 1) & ~((negs == 1) & (pluses > 0)) & (pluses <= 1)
-    ok &= ~bad_currency
-
-    # number part: classify the separators
-    grouped = _match_arrow(num, ".*[" + _SPACES + "].*")
-    core = num
-    if grouped.any():
-        ok &= ~grouped | _match_arrow(num, _N_GROUPED)
-        core = pc.replace_substring_regex(num, "[" + _SPACES + "]", "")
-    is_int = _match_arrow(core, _N_INT)
-    is_sci = _match_arrow(core, _N_SCI)
-    ambig = (_match_arrow(core, _N_AMBIG) & ~grouped)
-    # after space grouping a single separator is the decimal one
-    point = (_match_arrow(core, _N_POINT) & ~ambig) & ~is_sci
-    comma = (_match_arrow(core, _N_COMMA) & ~ambig)
-    num = None  # noqa: F841 (memory: core, without the grouping spaces, is what is parsed)
-    ok &= is_int | is_sci | ambig | point | comma
+        sub = src if not fast.any() else src.take(pa.array(rest))
+        parts = _amount_chain(sub, native[rest])
+        blank[rest] = parts["blank"]
+        ok[rest] = parts["ok"]
+        negs[rest] = parts["negs"]
+        ids, found = pd.factorize(pd.Series(parts["code"], dtype=object), use_na_sentinel=True)
+        code_id[rest] = np.where(ids >= 0, ids + len(currencies), -1)
+        currencies += list(found)
+        is_sci[rest] = parts["is_sci"]
+        ambig[rest] = parts["ambig"]
+        point[rest] = parts["point"]
+        comma[rest] = parts["comma"]
+        core_rest = parts["core"]
+        sub = parts = None
+    src = None  # only the number part is read from here on: free the texts (memory)
 
     usable = ok & ~blank
     point_proof = usable & point
@@ -813,27 +915,34 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
             )
         note = f"decimal {'point' if decimal == '.' else 'comma'} as configured"
 
-    if decimal == ".":
-        clean = pc.replace_substring(core, ",", "")
-    else:
-        clean = pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
-    clean = pc.if_else(pa.array(is_sci), core, clean)
-    core = None
-    magnitude = _num(pc.if_else(pa.array(usable), clean, pa.scalar(None, clean.type)))
-    clean = None
+    def to_float(core: pa.Array) -> pa.Array:
+        if decimal == ".":
+            return pc.replace_substring(core, ",", "")
+        return pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
+
+    magnitude = np.full(n, np.nan)
+    if core_rest is not None:
+        clean = pc.if_else(pa.array(is_sci[rest]), core_rest, to_float(core_rest))
+        core_rest = None
+        use = pa.array(usable[rest])
+        magnitude[rest] = _num(pc.if_else(use, clean, pa.scalar(None, clean.type)))
+        clean = None
+    if fast_src is not None:
+        # fast values: strip the sign, "$" and brackets around the digits (all usable)
+        magnitude[fast] = _num(to_float(pc.utf8_trim(fast_src, characters="-$()")))
+        fast_src = None
     sign = np.where(negs >= 1, -1.0, 1.0)
     parsed = np.where(usable, sign * magnitude, np.nan)
     out = np.where(native, out, parsed)
-    cur = np.where(usable, code, None)
+    cur = np.where(usable & np.isfinite(out), code_id, -1)
 
     # back to the rows: one take per result, the missing-value code -1 picking the extra
     # last element (NaN / blank / no currency)
-    cur = np.where(np.isfinite(out), cur, None)
     take = np.where(codes >= 0, codes, n)
     vals = np.append(out, np.nan).take(take)
     blank_rows = np.append(blank, True).take(take)
     failed = ~np.isfinite(vals) & ~blank_rows
-    curr = np.append(cur, None).take(take)
+    curr = np.array(currencies + [None], dtype=object).take(np.append(cur, -1).take(take))
     if failed.any():
         note += (f"; {int(failed.sum())} value(s) could not be read as amounts{where}, e.g. "
                  f"{example(~usable & ~blank & ~native)}")

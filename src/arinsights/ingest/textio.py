@@ -463,17 +463,19 @@ def _read_text_arrow(raw: bytes, delim: str) -> tuple[list[pa.Array], np.ndarray
     if table.num_columns == 0:
         return None
     # physical lines (a last line without a line end counts); Arrow skips blank lines, so
-    # their positions are found only when the file has any
+    # their positions are found in the same pass as the line count
     ended = raw.endswith(b"\n")
-    nlines = raw.count(b"\n") + (0 if ended else 1)
-    if start == 0 and b"\n\n" not in raw:
+    nlines, blank_lines = _scan_lines(raw)
+    if not len(blank_lines):
         if table.num_rows != nlines:
             return None  # a quoted field spans lines (or Arrow and the line count disagree)
         nonblank = None
         last_end = size - 1 if ended else size
         last_start = raw.rfind(b"\n", 0, last_end) + 1
     else:
-        nonblank = _nonblank_lines(raw, nlines)
+        keep = np.ones(nlines, dtype=bool)
+        keep[blank_lines] = False
+        nonblank = np.flatnonzero(keep)
         if table.num_rows != len(nonblank):
             return None
         last_end = size
@@ -490,46 +492,64 @@ def _read_text_arrow(raw: bytes, delim: str) -> tuple[list[pa.Array], np.ndarray
             return None
     columns = list(table.columns)  # chunked as read: no copy
     if nonblank is not None and len(nonblank) != nlines:
-        columns = [_with_blank_lines(col, nonblank, nlines) for col in columns]
+        runs = _blank_runs(blank_lines)  # once for all columns
+        columns = [_with_blank_lines(col, nonblank, nlines, runs) for col in columns]
     return columns, np.arange(1, nlines + 1, dtype=np.int64)
 
 
-def _nonblank_lines(raw: bytes, nlines: int) -> np.ndarray:
-    """Positions (0-based line numbers) of the non-blank lines of ``raw`` (``\\n`` line ends).
-    Blank lines are found by searching for ``\\n\\n`` (few in a real export); many of them
-    are found with one numpy pass instead."""
-    blank = []
-    at = 0
-    while raw.startswith(b"\n", at):  # blank lines at the start
-        blank.append(len(blank))
-        at += 1
-    line, counted = len(blank), at  # line number of the position ``counted``
-    pos = raw.find(b"\n\n", at)
-    while pos >= 0:
-        if len(blank) > 1000:
-            data = np.frombuffer(raw, dtype=np.uint8)
-            ends = np.flatnonzero(data == 10)
-            if len(raw) and raw[-1] != 10:
-                ends = np.append(ends, len(raw))
-            starts = np.concatenate(([0], ends[:-1] + 1))
-            return np.flatnonzero(ends > starts)
-        line += raw.count(b"\n", counted, pos + 1)
-        counted = pos + 1
-        blank.append(line)  # the line starting after the first of the two line ends
-        pos = raw.find(b"\n\n", pos + 1)
-    keep = np.ones(nlines, dtype=bool)
-    keep[np.asarray(blank, dtype=np.int64)] = False
-    return np.flatnonzero(keep)
+#: bytes per step of :func:`_scan_lines` (its temporary arrays stay small)
+_SCAN_STEP = 1 << 23
 
 
-def _with_blank_lines(col: pa.ChunkedArray, nonblank: np.ndarray, nlines: int) -> pa.ChunkedArray:
+def _scan_lines(raw: bytes) -> tuple[int, np.ndarray]:
+    """``(number of physical lines, 0-based numbers of the blank lines)`` of ``raw``
+    (``\\n`` line ends; a last line without a line end counts), in one numpy pass over the
+    bytes in steps (no file-sized temporary). A line is blank when it is empty: its line end
+    directly follows the previous one (or starts the file)."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    blanks = []
+    seen = 0        # line ends before the current step
+    last = -1       # position of the last line end seen (-1: line 0 starts at 0)
+    for lo in range(0, len(data), _SCAN_STEP):
+        ends = np.flatnonzero(data[lo:lo + _SCAN_STEP] == 10)
+        if not len(ends):
+            continue
+        ends += lo
+        before = np.empty_like(ends)
+        before[0] = last
+        before[1:] = ends[:-1]
+        blank = np.flatnonzero(ends == before + 1)
+        if len(blank):
+            blanks.append(blank + seen)
+        seen += len(ends)
+        last = int(ends[-1])
+    nlines = seen + (0 if raw.endswith(b"\n") else 1)
+    blank_lines = np.concatenate(blanks) if blanks else np.zeros(0, dtype=np.int64)
+    return nlines, blank_lines.astype(np.int64, copy=False)
+
+
+def _blank_runs(blank_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs ``[start, stop)`` of consecutive line numbers in the sorted ``blank_lines``."""
+    blank_lines = np.asarray(blank_lines, dtype=np.int64)
+    if not len(blank_lines):
+        return blank_lines, blank_lines
+    breaks = np.flatnonzero(np.diff(blank_lines) != 1) + 1
+    starts = blank_lines[np.concatenate(([0], breaks))]
+    stops = blank_lines[np.concatenate((breaks - 1, [len(blank_lines) - 1]))] + 1
+    return starts, stops
+
+
+def _with_blank_lines(col: pa.ChunkedArray, nonblank: np.ndarray, nlines: int,
+                      runs: tuple[np.ndarray, np.ndarray] | None = None) -> pa.ChunkedArray:
     """Put all-empty cells back at the blank lines: ``col`` holds the cells of the lines at
     positions ``nonblank``; the result has ``nlines`` cells. Zero-copy slices of ``col``
-    around runs of blank lines when there are few runs, else one take."""
-    is_blank = np.ones(nlines, dtype=bool)
-    is_blank[nonblank] = False
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], is_blank.view(np.int8), [0]))))
-    starts, stops = edges[0::2], edges[1::2]  # runs of blank lines [start, stop)
+    around runs of blank lines when there are few runs, else one take. ``runs`` (the runs of
+    blank lines, :func:`_blank_runs`) is computed from ``nonblank`` when not given."""
+    if runs is None:
+        is_blank = np.ones(nlines, dtype=bool)
+        is_blank[nonblank] = False
+        runs = _blank_runs(np.flatnonzero(is_blank))
+    starts, stops = runs  # runs of blank lines [start, stop)
     if len(starts) > 1000:
         pick = np.full(nlines, -1, dtype=np.int64)
         pick[nonblank] = np.arange(len(nonblank), dtype=np.int64)

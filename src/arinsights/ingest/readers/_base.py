@@ -29,7 +29,7 @@ from ..._memory import release_memory
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
-from ..parsing import normalise_ids, parse_amounts, parse_date_columns, parse_flags
+from ..parsing import _may_need_trim, normalise_ids, parse_amounts, parse_date_columns, parse_flags
 from ..textio import _to_objects
 
 T = Transactions
@@ -150,9 +150,16 @@ class ArrowCells:
     def frame(self, idx) -> pd.DataFrame:
         """The cells of the rows at positions ``idx`` as an object frame (for a few rows)."""
         idx = np.asarray(idx, dtype=np.int64)
-        take = pa.array(idx)
-        return pd.DataFrame({i: col.take(take).to_numpy(zero_copy_only=False).astype(object, copy=False)
-                             for i, col in enumerate(self.columns)}, index=pd.Index(idx), dtype=object)
+        steps = np.diff(idx)
+        if (steps > 0).all() and np.count_nonzero(steps != 1) < _MAX_RUNS:
+            # a few runs of rows (the head of the file): zero-copy slices, where a take on
+            # the chunked columns would first concatenate their chunks
+            picked = [_pick(col, idx) for col in self.columns]
+        else:
+            take = pa.array(idx)
+            picked = [col.take(take) for col in self.columns]
+        return pd.DataFrame({i: col.to_numpy(zero_copy_only=False).astype(object, copy=False)
+                             for i, col in enumerate(picked)}, index=pd.Index(idx), dtype=object)
 
 
 def arrow_cells(grid) -> ArrowCells | None:
@@ -174,6 +181,9 @@ def _trimmed(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     out, changed = [], False
     for chunk in chunks:
+        if not _may_need_trim(chunk):
+            out.append(chunk)
+            continue
         trimmed = pc.utf8_trim_whitespace(chunk)
         if pc.any(pc.not_equal(pc.binary_length(chunk), pc.binary_length(trimmed))).as_py():
             out.append(trimmed)
@@ -186,7 +196,15 @@ def _trimmed(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 
 def _empty(col: pa.Array) -> np.ndarray:
-    """True where a string array's cell is ""."""
+    """True where a string array's cell is "" (from the offsets when there is no null)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if chunks and all(c.type == pa.string() and not c.null_count for c in chunks):
+        parts = []
+        for c in chunks:
+            offsets = np.frombuffer(c.buffers()[1], dtype=np.int32)[c.offset:c.offset + len(c) + 1] \
+                if len(c) else np.zeros(1, dtype=np.int32)
+            parts.append(offsets[1:] == offsets[:-1])
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
     return pc.equal(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
 
 
@@ -473,7 +491,10 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     if amount_pos is not None:
         carry = np.zeros(n, dtype=bool)
         carry[layout.header_idx + 1:] = True
-        carry &= ~np.isin(rules, [RULE_HEADER, RULE_RULER, RULE_BLANK, RULE_TITLE])
+        # (only the rows that have a rule can be one of these: no object compare on every row)
+        structural = np.zeros(n, dtype=bool)
+        structural[skip_idx] = np.isin(rules[skip_idx], [RULE_HEADER, RULE_RULER, RULE_BLANK, RULE_TITLE])
+        carry &= ~structural
         carry_idx = np.flatnonzero(carry)
         is_data = ~is_rule[carry_idx]
         # the decimal separator is decided on data rows; structural rows reuse the decision
@@ -905,7 +926,10 @@ def _squash_unique(values: pa.Array) -> pa.Array:
     """Collapse inner runs of white space (Arrow regex, only on the cells that have any)."""
     if len(values) == 0:
         return values
-    odd = pc.match_substring_regex(values, r"\s\s|[\t\r\n\xa0]")
+    pattern = r"\s\s|[\t\r\n\xa0]"
+    if not pc.any(pc.match_substring_regex(pc.unique(values), pattern)).as_py():
+        return values  # names repeat: hashing them is cheaper than a regex over every cell
+    odd = pc.match_substring_regex(values, pattern)
     if not pc.any(odd).as_py():
         return values
     at = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
