@@ -220,3 +220,179 @@ def test_latest_name_rows_matches_lexsort(seed, rising):
                       C._RID: np.arange(n) if rising else rng.permutation(n)})
     cust = rng.integers(-1, 12, n)
     np.testing.assert_array_equal(C._latest_name_rows(w, cust), _latest_name_rows_lexsort(w, cust))
+
+
+def test_bytes_hold_matches_match_substring():
+    """The byte scan for the key separator agrees with a search per value, on slices, chunks,
+    missing values, large strings and non-ASCII text (whose UTF-8 bytes never hold 0x1f)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a = pa.array(["ab", None, "c\x1fd", "é\u1f1f", "", "\x1f", "x"])
+    cases = [a.slice(i, j) for i in range(len(a)) for j in range(len(a) - i + 1)]
+    cases += [pa.chunked_array([a.slice(0, 2), a.slice(3)]), pa.chunked_array([], type=pa.string()),
+              a.cast(pa.large_string()).slice(3, 1), pa.array([None, None], type=pa.string())]
+    for arr in cases:
+        expected = bool(pc.any(pc.fill_null(pc.match_substring(arr, "\x1f"), False)).as_py())
+        assert C._bytes_hold(arr, 0x1F) == expected, arr
+    for values in (["a", "b\x1f"], ["a", None], ["x\u1f1f"], [None]):
+        for dtype in (_STR, object):
+            assert C._has_separator(pd.DataFrame({"c": pd.Series(values, dtype=dtype)}), ["c"]) == \
+                any(isinstance(v, str) and "\x1f" in v for v in values)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mark_fast_path_matches_general(seed):
+    """_mark with a plain boolean mask (fate looked at on the masked rows only) agrees with the
+    general path (a nullable mask: the fate of every row)."""
+    rng = np.random.default_rng(seed)
+    w = C.prepare_transactions(_ledger_rows(rng))
+    w = C._mark(w, pd.Series(rng.random(len(w)) < 0.3, index=w.index), C._REJECTED, reason="first")
+    mask = pd.Series(rng.random(len(w)) < 0.5, index=w.index)
+    reason = lambda m: "r" + w.loc[m, "source"]  # noqa: E731
+    fast = C._mark(w, mask, C._MERGED, rule="x", reason=reason, into=w["source"])
+    general = C._mark(w, mask.astype("boolean"), C._MERGED, rule="x", reason=reason, into=w["source"])
+    pd.testing.assert_frame_equal(fast, general)
+    assert (fast[C._FATE] == C._MERGED).sum() == (mask & w[C._FATE].isna()).sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_payments_order_fast_path_matches_lexsort(seed, monkeypatch):
+    """The payments table ordered by (cash row, invoice) when the cash rows are in date order
+    equals the general (payment date, cash row, invoice) sort."""
+    tx = _ledger_rows(np.random.default_rng(seed))
+    w = C.prepare_transactions(tx).pipe(C.reject_unusable_rows)
+    inv = C.build_invoices(w).drop_duplicates("invoice_id").reset_index(drop=True)
+    cash = C._cash_rows(w)
+    settled = C.settlement_payments(inv.assign(**{C._SETTLED: pd.NaT}))
+    assert len(settled) == 0 and C._dates_ascending(cash["payment_date"])
+    pay, stats = C.allocate_payments(inv, cash, settled)
+    monkeypatch.setattr(C, "_dates_ascending", lambda dates: False)
+    pay0, stats0 = C.allocate_payments(inv, cash, settled)
+    pd.testing.assert_frame_equal(pay, pay0)
+    assert stats == stats0
+
+
+def test_labels_and_rank_by_codes():
+    """Labels taken by code equal the text built per row; ranks by code equal dense ranks."""
+    codes = np.array([0, 2, -1, 1, 0, -1])
+    got = C._labels(("given", "terms", "default"), codes)
+    expected = C._strings(pd.Series(np.array(["given", "default", None, "terms", "given", None], dtype=object)))
+    pd.testing.assert_series_equal(got, expected)
+    s = pd.Series(["b", None, "a", "é", "b", "A", None], dtype=_STR)
+    s_codes = C._codes(s)
+    for pos in (np.arange(len(s)), np.array([3, 0, 1]), np.array([1, 6]), np.array([], dtype="int64")):
+        got = C._rank_by_codes(s, s_codes, pos).to_numpy()
+        np.testing.assert_array_equal(got, C._dense_rank(s.iloc[pos].reset_index(drop=True)) if len(pos) else got)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_queue_order_matches_lexsort_real_dates(seed):
+    """The same with nanosecond dates, the 'never' queue date and NaT (keys ranked by hashing)."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    day = 86_400 * 10**9
+    ig = rng.integers(0, 5, n)
+    q = (np.int64(1_735_689_600) * 10**9 + rng.integers(0, 4, n) * day).astype("int64")
+    q[rng.random(n) < 0.2] = np.iinfo("int64").max
+    d = rng.random(n) < 0.2
+    inv_date = (np.int64(1_735_689_600) * 10**9 + rng.integers(0, 4, n) * day).astype("int64")
+    inv_date[rng.random(n) < 0.1] = np.iinfo("int64").min  # NaT as int64
+    due = (np.datetime64("2025-01-01") + rng.integers(0, 3, n).astype("timedelta64[D]")).astype("datetime64[ns]")
+    due[rng.random(n) < 0.2] = np.datetime64("NaT")
+    ids = rng.choice(np.array(["INV-2", "INV-10", "inv-1", "É-1", "A"], dtype=object), n)
+    expected = np.lexsort((ids.astype(str), due, inv_date, d, q, ig))
+    got = C._queue_order(ig, q, d, inv_date, due, lambda t: ids[t])
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lexsort_matches_numpy(seed):
+    """One combined integer key sorts as np.lexsort, with NaN/NaT last and ties stable; keys
+    that do not fit fall back to np.lexsort."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    pos = rng.integers(0, 50, n)
+    eff = (np.datetime64("2025-01-01") + rng.integers(0, 9, n).astype("timedelta64[D]")).astype("datetime64[ns]")
+    eff[rng.random(n) < 0.1] = np.datetime64("NaT")
+    f = rng.choice([0.5, -1.0, np.nan, 0.0, -0.0, 3.25], n)
+    big = rng.choice(np.array([np.iinfo("int64").min, -5, 0, 7, np.iinfo("int64").max]), n)
+    wide = rng.integers(0, 10**12, n)  # cumulative amounts: shifted when last, else ranked
+    wide[:50] = wide[50:100]
+    for keys in ([pos, eff], [eff, pos], [f, pos], [big, eff, f], [big, big, big, pos], [rng.random(n) < 0.5, pos],
+                 [pos[:0], eff[:0]], [pos, wide], [wide, pos], [wide, wide, pos]):
+        np.testing.assert_array_equal(C._lexsort(keys), np.lexsort(keys[::-1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stable_order_integer_keys(seed):
+    """Integer keys (shifted, not ranked) and nullable integers sort as sort_values."""
+    rng = np.random.default_rng(seed)
+    df = _frame(rng)
+    df["k"] = rng.integers(0, 5, len(df))
+    df["w"] = rng.choice(np.array([np.iinfo("int64").min, 0, 3, np.iinfo("int64").max]), len(df))
+    df["n"] = pd.array(rng.integers(0, 3, len(df)), dtype="Int64")
+    df.loc[rng.random(len(df)) < 0.2, "n"] = pd.NA
+    for by in (["k", "d", "i"], ["w", "k", "i"], ["n", "k", "i"], ["d", "k", "w"]):
+        expected = df.sort_values(by, kind="mergesort", na_position="last").index.to_numpy()
+        np.testing.assert_array_equal(C._stable_order([df[b] for b in by]), expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_prepare_order_matches_sort_values(seed):
+    """The canonical (file, row) order: in order already (no sort), shuffled, with negative
+    rows, and with a (file, row) pair twice (then the content decides)."""
+    rng = np.random.default_rng(seed)
+    tx = _ledger_rows(rng)
+    tx["file"] = rng.choice(np.array(["b.csv", "a.csv", "é.csv"], dtype=object), len(tx))
+    tx["row"] = rng.permutation(len(tx)) - 20
+    for frame in (tx.sort_values(["file", "row"]), tx.sample(frac=1, random_state=seed)):
+        w = C.prepare_transactions(frame.reset_index(drop=True))
+        expected = frame.sort_values(["file", "row"], kind="mergesort")
+        np.testing.assert_array_equal(w["source"].to_numpy(dtype=object), expected["source"].to_numpy(dtype=object))
+    twice = pd.concat([tx, tx.iloc[:5].assign(amount=99.0)], ignore_index=True).sample(frac=1, random_state=seed)
+    w = C.prepare_transactions(twice.reset_index(drop=True))
+    w2 = C.prepare_transactions(twice.iloc[::-1].reset_index(drop=True))
+    pd.testing.assert_frame_equal(w, w2)
+    assert (w[["file", "row"]].apply(tuple, axis=1).tolist()
+            == sorted(w[["file", "row"]].apply(tuple, axis=1).tolist()))
+
+
+def test_plain_ends_matches_strip():
+    """The two-byte look says "nothing to strip" only when stripping changes nothing and no
+    text is empty, on slices, chunks and large strings."""
+    import pyarrow as pa
+
+    a = pa.array(["ab", " c", None, "d", "", "e\u00a0", "f", "\x1fg", "h~", "!"])
+    cases = [a.slice(i, j) for i in range(len(a)) for j in range(len(a) - i + 1)]
+    cases += [pa.chunked_array([a.slice(0, 1), a.slice(3, 1)]).cast(pa.large_string()),
+              pa.chunked_array([a.slice(0, 1), a.slice(4, 1)])]
+    for arr in cases:
+        values = arr.to_pylist()
+        changes = any(v is not None and (v.strip() != v or v == "") for v in values)
+        if C._plain_ends(arr):
+            assert not changes, values
+    assert C._plain_ends(pa.array(["ab", None, "c~"])) and not C._plain_ends(pa.array(["a", ""]))
+
+
+def test_codes_one_value_matches_factorize():
+    """Codes of a column holding one text (no hashing) equal pd.factorize's."""
+    import pyarrow as pa
+
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(
+        [pa.array([], pa.large_string()), pa.array(["x", "x"], pa.large_string())])))
+    for s in [pd.Series(v, dtype=d) for v in (["a", "a"], ["a", "b"], ["a", None], [None, None], [], ["é"] * 3)
+              for d in (_STR, object)] + [chunked]:
+        np.testing.assert_array_equal(C._codes(s), pd.factorize(s)[0])
+    codes, rank = C._file_keys(pd.Series(["f.csv"] * 3, dtype=_STR))
+    assert codes.tolist() == [0, 0, 0] and rank.tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("dtype", [object, _STR, "int64"])
+def test_take_coded_subset_keeps_dtype(dtype):
+    """Taking only some codes (the others unused) gives the plain take, dtype included."""
+    s = pd.Series([3, 1, 3, 2, 1], dtype=dtype) if dtype == "int64" else pd.Series(["b", "a", "b", "c", None], dtype=dtype)
+    codes = C._codes(s)
+    for pos in (np.array([2, 0]), np.array([1]), np.array([4, 4, 3]), np.arange(5)):
+        pos = pos[pos < len(s)]
+        pd.testing.assert_series_equal(C._take_coded(s, codes, pos), C._take(s, pos))

@@ -233,26 +233,43 @@ def _stable_order(keys: list) -> np.ndarray:
     function of the positions of the rows it is needed for, returning their values.
 
     A key is ranked only on the rows that the keys before it leave tied, so a text key
-    (an invoice number) is usually compared on a few rows only.
+    (an invoice number) is usually compared on a few rows only; those rows are re-sorted
+    within their runs of ties only (the order so far is refined, never redone).
     """
     n = len(keys[0])  # the first key is a Series
-    ranks = []
-    group = np.zeros(n, dtype="int64")
-    tied = np.arange(n)
-    for k in keys:
-        if len(tied) == 0:
+    order = np.arange(n)
+    at = np.arange(n)  # positions in ``order`` of the rows still tied with a neighbour
+    run = np.zeros(n, dtype="int64")  # the run of ties of each of them (non-decreasing along ``at``)
+    for i, k in enumerate(keys):
+        if len(at) == 0:
             break
-        r = np.zeros(n, dtype="int64")
-        if callable(k):  # the key of the tied rows only
-            r[tied] = _dense_rank(k(tied))
+        rows = order[at]
+        if callable(k):  # the key of the tied rows only, asked in row order (a faster take)
+            by_row = np.argsort(rows, kind="stable")
+            r = np.empty(len(rows), dtype="int64")
+            r[by_row] = _dense_rank(k(rows[by_row]))
         else:
-            r[tied] = _dense_rank(k if len(tied) == n else k.iloc[tied])
-        ranks.append(r)
-        group, _ = pd.factorize(group * (int(r.max()) + 1) + r)
-        tied = np.flatnonzero(np.bincount(group)[group] > 1)
-    if not ranks:
-        return np.arange(n)
-    return np.lexsort(ranks[::-1])
+            v = k if i == 0 else k.iloc[rows]
+            numeric = isinstance(v.dtype, np.dtype) and v.dtype.kind in "iub"
+            ranked = _sort_ranks(v.to_numpy()) if numeric else None  # numpy integers: no sort
+            r = ranked[0] if ranked is not None else _dense_rank(v)
+        if i == 0:
+            sub = np.argsort(r, kind="stable")
+        else:  # within each run of ties (runs keep their place), by the rank; stable
+            sub = np.argsort(run * (int(r.max(initial=0)) + 1) + r, kind="stable")
+        order[at] = rows[sub]
+        r, run = r[sub], run[sub]
+        same = (run[1:] == run[:-1]) & (r[1:] == r[:-1])
+        if not same.any():
+            break
+        tied = np.zeros(len(at), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        start = np.ones(len(at), dtype=bool)
+        start[1:] = ~same
+        run = np.cumsum(start)[tied]
+        at = at[tied]
+    return order
 
 
 def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
@@ -270,10 +287,12 @@ def _take_coded(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Series:
     pos = np.asarray(pos, dtype="int64")
     if len(codes) == 0 or len(pos) == 0:
         return _take(s, pos)
-    first = np.full(int(codes.max()) + 1, -1, dtype="int64")
-    rows = np.flatnonzero(codes >= 0)
-    first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
     c = np.where(pos >= 0, codes[np.maximum(pos, 0)], -1)
+    known = c >= 0
+    # a row of each code taken (any will do: its rows hold one value), found among the
+    # positions taken rather than the whole column; codes not taken point at row 0 (unused)
+    first = np.zeros(int(codes.max()) + 1, dtype="int64")
+    first[c[known]] = pos[known]
     return _take(_take(s, first), c)
 
 
@@ -285,6 +304,12 @@ def _values_by_code(s: pd.Series, codes: np.ndarray) -> pd.Series:
     rows = np.flatnonzero(codes >= 0)
     first[codes[rows]] = rows  # a row of each code (any will do: its rows hold one value)
     return _take(s, first)
+
+
+def _labels(labels, codes: np.ndarray) -> pd.Series:
+    """Text ``labels[code]`` per row (code -1: missing) in the default string dtype, taken
+    by code from the few labels (much faster than building the text of every row)."""
+    return _strings(_take(pd.Series(list(labels), dtype=_STR_DTYPE), np.asarray(codes, dtype="int64")))
 
 
 def _categories(values: pd.Series, codes: np.ndarray) -> pd.Categorical:
@@ -317,11 +342,19 @@ def _mark(w: pd.DataFrame, mask: pd.Series, fate: str, *, rule=None, reason=None
     boolean mask of the rows to mark (so the text is built only for those rows); a
     Series only needs its values on those rows.
     """
-    m = mask & _live(w)
-    if callable(reason):
-        reason = reason(m)
+    if isinstance(mask, pd.Series) and mask.index.equals(w.index) and mask.dtype == bool:
+        # the fate is looked at only on the rows in the mask (usually few): testing every
+        # row of a large frame for a missing fate is the costly part
+        m = mask.to_numpy(dtype=bool, copy=True)
+        at = np.flatnonzero(m)
+        m[at] = pd.isna(w[_FATE].to_numpy(dtype=object)[at])
+        m = pd.Series(m, index=w.index)
+    else:
+        m = mask & _live(w)
     if not m.any():
         return _copy(w)
+    if callable(reason):
+        reason = reason(m)
     out = _copy(w)
     out.loc[m, _FATE] = fate
     if rule is not None:
@@ -430,10 +463,15 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
         file_key = w[T.file].astype(str).to_numpy()
         order = None
     else:
-        order = np.lexsort((row, file_key))
-        k, r = file_key[order], row[order]
-        # equal (file, row) pairs have equal keys, so they are next to each other in this order
-        same_place = bool(((k[1:] == k[:-1]) & (r[1:] == r[:-1])).any())
+        key = _combined_key([file_key, row])  # one integer per (file, row), in their order
+        if key is not None and bool((key[1:] > key[:-1]).all()):
+            order = np.arange(len(key))  # already in order, every (file, row) once: no sort
+            same_place = False
+        else:
+            order = np.lexsort((row, file_key)) if key is None else np.argsort(key, kind="stable")
+            k, r = file_key[order], row[order]
+            # equal (file, row) pairs have equal keys, so they are next to each other in this order
+            same_place = bool(((k[1:] == k[:-1]) & (r[1:] == r[:-1])).any())
         if same_place:
             same_place = pd.DataFrame({"f": file_code, "r": row}).duplicated().any()
     if same_place:  # same provenance twice: order by content too
@@ -457,6 +495,9 @@ def _stripped(values: pd.Series) -> pd.Series:
     """Text stripped of surrounding whitespace, empty strings missing. The column itself
     (not a copy) when that changes nothing, which is the usual case."""
     s = _strings(values)
+    a = _arrow(s) if s.dtype != object else None
+    if a is not None and _plain_ends(a):  # nothing to strip, no empty text: no new column
+        return s
     t = s.str.strip()
     empty = t.eq("").fillna(False).to_numpy(dtype=bool)
     if not empty.any():
@@ -465,6 +506,38 @@ def _stripped(values: pd.Series) -> pd.Series:
             return s
         return _strings(t)
     return _strings(t.where(~empty, None))
+
+
+def _plain_ends(a) -> bool:
+    """Whether every non-missing text of the Arrow string array is non-empty and begins and
+    ends with a visible ASCII character ("!" to "~"), so stripping whitespace (by any
+    definition of whitespace) changes nothing: a look at two bytes per value. False when
+    unsure (then the caller strips)."""
+    chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
+    for ch in chunks:
+        if len(ch) == 0:
+            continue
+        bufs = ch.buffers()
+        width = {pa.string(): 4, pa.large_string(): 8}.get(ch.type)
+        if width is None or len(bufs) != 3 or bufs[1] is None:
+            return False
+        off = np.frombuffer(bufs[1], dtype="int32" if width == 4 else "int64", count=len(ch) + 1,
+                            offset=ch.offset * width).astype("int64")
+        start, end = off[:-1], off[1:]
+        if ch.null_count:
+            valid = np.asarray(ch.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            start, end = start[valid], end[valid]
+        if len(start) == 0:
+            continue
+        if not (end > start).all() or bufs[2] is None:
+            return False  # an empty text (or a value without bytes)
+        data = np.frombuffer(bufs[2], dtype="uint8")
+        if int(end.max()) > len(data):
+            return False
+        for b in (data[start], data[end - 1]):
+            if not ((b >= 0x21) & (b <= 0x7E)).all():
+                return False
+    return True
 
 
 def _total_length(s: pd.Series) -> int:
@@ -499,7 +572,10 @@ def _file_keys(files: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Integer codes of the file names (equal names, equal codes) and their rank in the
     order of the names as text, computed on the few distinct names; (None, None) when a
     name is missing."""
-    codes, uniq = pd.factorize(files)
+    if _one_text(files):  # one file (the usual case): no hashing
+        codes, uniq = np.zeros(len(files), dtype="int64"), np.asarray(files.iloc[:1].to_numpy(dtype=object))
+    else:
+        codes, uniq = pd.factorize(files)
     codes = np.asarray(codes, dtype="int64")
     if (codes < 0).any():
         return None, None
@@ -630,13 +706,40 @@ def _has_separator(w: pd.DataFrame, columns) -> bool:
         values = w[col]
         a = _arrow(values) if values.dtype != object else None
         if a is not None:
-            if pc.any(pc.fill_null(pc.match_substring(a, "\x1f"), False)).as_py():
+            found = _bytes_hold(a, 0x1F)
+            if found is None:
+                found = pc.any(pc.fill_null(pc.match_substring(a, "\x1f"), False)).as_py()
+            if found:
                 return True
             continue
         if values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
             values = pd.Series(pd.unique(values.to_numpy(dtype=object)), dtype=object)
             values = values[values.notna()].astype(str)
         if values.str.contains("\x1f", regex=False).fillna(False).astype(bool).any():
+            return True
+    return False
+
+
+def _bytes_hold(a, byte: int) -> bool | None:
+    """Whether the UTF-8 text of an Arrow string array holds the ASCII character ``byte``
+    (in UTF-8 an ASCII byte is never part of another character), by one scan of its data
+    bytes rather than a search per value; None when the array's layout is not the plain one.
+    The bytes under a missing value may count too (then True may be a false alarm, which
+    only sends the caller to its general path)."""
+    chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
+    for ch in chunks:
+        if len(ch) == 0:
+            continue
+        bufs = ch.buffers()
+        width = {pa.string(): 4, pa.large_string(): 8}.get(ch.type)
+        if width is None or len(bufs) != 3 or bufs[1] is None:
+            return None
+        off = np.frombuffer(bufs[1], dtype="int32" if width == 4 else "int64", count=len(ch) + 1,
+                            offset=ch.offset * width)
+        if bufs[2] is None or off[-1] <= off[0]:
+            continue
+        data = np.frombuffer(bufs[2], dtype="uint8")[int(off[0]): int(off[-1])]
+        if (data == byte).any():
             return True
     return False
 
@@ -897,11 +1000,18 @@ def propagate_rejections(w: pd.DataFrame) -> pd.DataFrame:
     """
     out = w
     for _ in range(len(MERGE_RULES) + 1):
-        rejected = out[out[_FATE] == _REJECTED]
+        fate = out[_FATE]
+        is_rejected = (fate == _REJECTED).to_numpy(dtype=bool)
+        merged = np.flatnonzero((fate == _MERGED).to_numpy(dtype=bool))
+        if not (is_rejected.any() and len(merged)):  # nothing can point at a rejected row
+            break
+        rejected = out[is_rejected]
         reason_of = pd.Series(rejected[_REASON].to_numpy(), index=rejected[T.source].astype(object).to_numpy())
         reason_of = reason_of[~reason_of.index.duplicated()]
         into = out[_INTO].astype(object)
-        hit = (out[_FATE] == _MERGED) & into.isin(reason_of.index)
+        hit = np.zeros(len(out), dtype=bool)
+        hit[merged] = into.iloc[merged].isin(reason_of.index).to_numpy(dtype=bool)  # the merged rows only
+        hit = pd.Series(hit, index=out.index)
         if not hit.any():
             break
         text = ("copy of " + into[hit] + ", which was rejected: " + into[hit].map(reason_of)).reindex(out.index)
@@ -914,8 +1024,24 @@ def propagate_rejections(w: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- step 5b
 
+def _one_text(s: pd.Series) -> bool:
+    """Whether ``s`` is Arrow-backed text with no missing value, every value equal to the
+    first (one file, one currency: the usual case), found by one comparison, not hashing."""
+    if len(s) == 0 or s.dtype == object or not pd.api.types.is_string_dtype(s.dtype):
+        return False
+    a = _arrow(s)
+    if a is None or a.null_count:
+        return False
+    first = a[0]
+    if not first.is_valid:
+        return False
+    return bool(pc.all(pc.equal(a, first)).as_py())
+
+
 def _codes(s: pd.Series) -> np.ndarray:
     """Integer codes of the values (equal values, equal codes; missing: -1)."""
+    if _one_text(s):
+        return np.zeros(len(s), dtype="int64")
     codes, _ = pd.factorize(s)
     return np.asarray(codes, dtype="int64")
 
@@ -934,14 +1060,20 @@ def _rank_by_codes(s: pd.Series, codes: np.ndarray, pos: np.ndarray) -> pd.Serie
     """Dense rank (missing last) of ``s`` at positions ``pos``, given the codes of ``s``:
     only one value per distinct code is compared."""
     c = codes[pos]
-    present = np.unique(c[c >= 0])
+    size = int(codes.max()) + 1 if len(codes) else 0
+    known = c >= 0
+    seen = np.zeros(size, dtype=bool)
+    seen[c[known]] = True
+    present = np.flatnonzero(seen)  # the codes at pos, ascending (no sort of the rows)
     rank_of = np.zeros(len(present) + 1, dtype="int64")
     if len(present):
-        first_pos = np.full(int(codes.max()) + 1, -1, dtype="int64")
-        first_pos[c] = pos  # any row of a code will do: its rows hold one value
+        first_pos = np.full(size, -1, dtype="int64")
+        first_pos[c[known]] = pos[known]  # any row of a code will do: its rows hold one value
         rank_of[: len(present)] = _dense_rank(_take(s, first_pos[present]))
     rank_of[len(present)] = len(present)  # missing last
-    return pd.Series(rank_of[np.where(c >= 0, np.searchsorted(present, c), len(present))])
+    slot = np.full(size + 1, len(present), dtype="int64")  # the last slot: missing
+    slot[present] = np.arange(len(present))
+    return pd.Series(rank_of[slot[np.where(c >= 0, c, size)]])
 
 
 def _latest_name_rows(w: pd.DataFrame, cust: np.ndarray) -> np.ndarray:
@@ -1010,7 +1142,9 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     given = col[T.due_date]
     due = given.where(given.notna(), inv_date + terms)
     due = due.where(due.notna(), inv_date + default)
-    due_from = np.select([given.notna(), col[T.terms_days].notna()], ["given", "terms"], "default")
+    # the labels taken by code from a three-value array (much faster than text per row)
+    due_from = _labels(("given", "terms", "default"),
+                       np.select([given.notna(), col[T.terms_days].notna()], [0, 1], 2))
     name_rows = _latest_name_rows(w, cust)
     cp = cust[pos]
     names = _take(w[T.customer_name], name_rows)  # the name of each customer code
@@ -1035,7 +1169,7 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
         Invoices.currency: _strings(_take_coded(w[T.currency], _code(w, _CUR), pos)),
         Invoices.disputed: disputed,
         Invoices.paid_date: pd.Series(pd.NaT, index=inv_date.index, dtype=inv_date.dtype),
-        Invoices.settled_by: _strings(pd.Series(None, index=inv_date.index, dtype=object)),
+        Invoices.settled_by: _labels((S.SETTLED_PAYMENT,), np.full(len(pos), -1, dtype="int64")),
         Invoices.source: _strings(_take(w[T.source], pos)),
         _CAP: capacity,
         _DUE_FROM: due_from,
@@ -1172,7 +1306,7 @@ def _fifo_pairs(inv_group: np.ndarray, inv_amt: np.ndarray, cash_group: np.ndarr
     ni = len(inv_end)
     g = np.concatenate([inv_group, cash_group])
     end = np.concatenate([inv_end, cash_end])
-    order = np.lexsort((end, g))  # stable: an invoice end before a cash end at the same point
+    order = _lexsort([g, end])  # stable: an invoice end before a cash end at the same point
     g, end = g[order], end[order]
     n = len(order)
     new_group = np.ones(n, dtype=bool)
@@ -1487,7 +1621,7 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
             ig, inv_date, np.rint(cap[open_inv] * _MILLI).astype("int64"), d_open,
             cg_sorted, _ns(cash[Payments.payment_date].to_numpy()[co]), cash_milli, int(np.rint(tol * _MILLI)))
     io = open_inv[_queue_order(ig, queue_date, d_open, inv_date, inv[Invoices.due_date].to_numpy()[open_inv],
-                               lambda t: inv[Invoices.invoice_id].to_numpy()[open_inv[t]])]
+                               lambda t: _take(inv[Invoices.invoice_id], open_inv[t]).to_numpy(dtype=object))]
     ig_sorted = groups.get_indexer(ikey[io])
     inv_milli = np.rint(cap[io] * _MILLI).astype("int64")
     pi, pc_, amt = _fifo_pairs(ig_sorted, inv_milli, cg_sorted, cash_milli)
@@ -1511,6 +1645,72 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     return _assemble_payments(inv, cash, settled, parts_cash, parts_inv, parts_amt), stats
 
 
+def _sort_ranks(k: np.ndarray, room: int = 0) -> tuple[np.ndarray, int] | None:
+    """Integers in the sort order of ``k`` (equal values, equal integers; NaN/NaT last, as
+    numpy sorts them) in ``range(size)``, and ``size``; None for other dtypes. Booleans, and
+    integers whose span is small or at most ``room``, are shifted; other values are ranked
+    by hashing (their distinct values, usually few dates, are sorted)."""
+    k = np.asarray(k)
+    kind = k.dtype.kind
+    if kind == "b":
+        return k.astype("int64"), 2
+    if kind in "iu" and not (kind == "u" and k.dtype.itemsize == 8):
+        lo, hi = int(k.min()), int(k.max())
+        if hi - lo < max(4 * len(k) + 1024, room):
+            return k.astype("int64") - lo, hi - lo + 1
+        missing = None
+        x = k.astype("int64")
+    elif kind in "Mm":
+        missing = np.isnat(k)
+        x = k.view("int64")
+    elif kind == "f":
+        missing = np.isnan(k)
+        x = k
+    else:
+        return None
+    if missing is not None and missing.any():
+        x = np.where(missing, x[~missing][0] if (~missing).any() else 0, x)  # ranked last below
+    else:
+        missing = None
+    codes, uniq = pd.factorize(x)
+    rank = np.empty(len(uniq), dtype="int64")
+    rank[np.argsort(uniq, kind="stable")] = np.arange(len(uniq))
+    r = rank[np.asarray(codes, dtype="int64")]
+    if missing is not None:
+        return np.where(missing, len(uniq), r), len(uniq) + 1
+    return r, len(uniq)
+
+
+def _combined_key(keys: list) -> np.ndarray | None:
+    """One int64 per row whose order is the lexicographic order of the keys (the first key
+    primary; equal keys, equal integers), or None when the keys do not fit in one int64 or
+    are not numeric, boolean or dates."""
+    n = len(keys[0])
+    key = np.zeros(n, dtype="int64")
+    if n == 0:
+        return key
+    total = 1
+    for i, k in enumerate(keys):  # the last key may use all the room left
+        rs = _sort_ranks(k, 2 ** 62 // total if i == len(keys) - 1 else 0)
+        if rs is None:
+            return None
+        r, size = rs
+        total *= max(size, 1)
+        if total >= 2 ** 62:
+            return None
+        key = key * size + r
+    return key
+
+
+def _lexsort(keys: list) -> np.ndarray:
+    """``np.lexsort(keys[::-1])`` (the first key primary, stable), as one stable argsort of
+    :func:`_combined_key` when the keys allow."""
+    key = _combined_key(keys)
+    if key is None:
+        return np.lexsort(keys[::-1])
+    return np.argsort(key, kind="stable")
+
+
 def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarray:
     """``np.lexsort((invoice_id.astype(str), due, inv_date, d_open, queue_date, ig))``, with
     the invoice numbers (``invoice_ids(positions)``) compared only where the other keys tie."""
@@ -1518,6 +1718,25 @@ def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarr
     n = len(ig)
     if n == 0:
         return np.arange(0)
+    key = _combined_key(keys)
+    if key is not None:  # one integer per row: one sort, ties where the integers are equal
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        same = sk[1:] == sk[:-1]
+        if not same.any():
+            return order
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied)  # positions in ``order`` of the tied rows
+        start = np.ones(len(at), dtype=bool)  # the first row of each run of ties
+        start[1:] = ~same[at[1:] - 1]
+        run = np.cumsum(start)
+        t = order[at]
+        text = np.asarray(invoice_ids(t), dtype=object).astype(str)
+        _, rank = np.unique(text, return_inverse=True)
+        order[at] = t[np.lexsort((rank.reshape(-1), run))]  # within each run, by number; stable
+        return order
     order = np.lexsort(keys[::-1])
     sk = [np.asarray(k)[order] for k in keys]
     same = np.ones(n - 1, dtype=bool)
@@ -1553,7 +1772,12 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     date = pd.concat([settled[Payments.payment_date], cash[Payments.payment_date]], ignore_index=True)
     src = np.concatenate([np.arange(ns), ns + crow])  # row of settled+cash
     inv_key = np.where(inv_all < 0, len(inv), inv_all)
-    order = np.lexsort((inv_key, cpos, date.to_numpy()[src]))
+    if ns == 0 and _dates_ascending(cash[Payments.payment_date]):
+        # the cash rows are in payment date order already: the order by (payment date, cash
+        # row, invoice) is the order by (cash row, invoice), one integer per row
+        order = np.argsort(cpos * (len(inv) + 1) + inv_key, kind="stable")
+    else:
+        order = np.lexsort((inv_key, cpos, date.to_numpy()[src]))
     src, inv_all = src[order], inv_all[order]
     from_settled = order < ns
     # invoice numbers: the settled row's own, the allocated invoice's, missing for unapplied
@@ -1584,6 +1808,14 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
         pay[c] = _strings(pay[c])
     pay[_INV] = inv_all
     return pay[_PAY_COLUMNS + [_INV]]
+
+
+def _dates_ascending(dates: pd.Series) -> bool:
+    """Whether the dates are non-decreasing, none missing."""
+    if not pd.api.types.is_datetime64_dtype(dates.dtype):
+        return False
+    v = np.asarray(dates.to_numpy()).view("int64")  # NaT: the int64 minimum
+    return bool((v != np.iinfo("int64").min).all() and (v[1:] >= v[:-1]).all())
 
 
 def _settled_cash_codes(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame) -> dict:
@@ -1640,7 +1872,7 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     inv_date = out[Invoices.invoice_date].to_numpy()[pos]
     eff = np.maximum(pay_date.astype(inv_date.dtype), inv_date)
     # payments arrive sorted by (payment_date, payment_id, source); lexsort is stable
-    order = np.lexsort((eff, pos))
+    order = _lexsort([pos, eff])
     pos, eff = pos[order], eff[order]
     amt = payments[Payments.amount].to_numpy(dtype=float)[sel][order]
     is_credit = (payments[Payments.kind] == S.KIND_CREDIT).fillna(False).to_numpy(dtype=bool)[sel][order]
@@ -1656,9 +1888,10 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     settled[pos[first]] = True
     n_credit = np.bincount(pos[counted], weights=is_credit[counted], minlength=n)
     n_count = np.bincount(pos[counted], minlength=n)
-    by = np.where(n_credit == 0, S.SETTLED_PAYMENT, np.where(n_credit == n_count, S.SETTLED_CREDIT, S.SETTLED_MIXED))
+    by = np.where(n_credit == 0, 0, np.where(n_credit == n_count, 1, 2))
     out[Invoices.paid_date] = pd.Series(paid, index=out.index)
-    out[Invoices.settled_by] = _strings(pd.Series(np.where(settled, by, None), index=out.index, dtype=object))
+    by = _labels((S.SETTLED_PAYMENT, S.SETTLED_CREDIT, S.SETTLED_MIXED), np.where(settled, by, -1))
+    out[Invoices.settled_by] = pd.Series(by.array, index=out.index, name=Invoices.settled_by)
     out["_allocated"] = np.bincount(pos, weights=amt, minlength=n)
     return out
 
