@@ -206,6 +206,19 @@ def test_amounts_meaning_no_value_or_absurdly_large_are_rejected(tmp_path):
     assert t["rows_amount_unknown"] == 1  # the "nan" row
 
 
+def test_amount_beyond_the_range_of_numbers_is_rejected_not_a_crash(tmp_path):
+    # "1e999" reads as a number but is infinite: the row is rejected like "twelve" (its
+    # amount unknown), the file still loads and reconciles
+    p = write(tmp_path, INV + "I-1,Acme,2025-03-20,2025-04-19,100.00,EUR\n"
+                              "I-2,Acme,2025-03-20,2025-04-19,1e999,EUR\n")
+    led = load_ledger(p)
+    assert reasons(led) == {3: "Amount '1e999' is not an amount"}
+    assert led.rejects[Rejects.amount].isna().all()
+    t = check_reconciles(led, rows_read=3, kept=1, merged=0, skipped=1, rejected=1, amount_read=100.0)
+    assert t["rows_amount_unknown"] == 1
+    assert "e.g. '1e999'" in " ".join(led.notes)
+
+
 def test_currency_that_is_not_a_code_is_rejected(tmp_path):
     p = write(tmp_path, INV + "I-1,Acme,2025-03-20,2025-04-19,100.00,Euro\n"
                               "I-2,Acme,2025-03-20,2025-04-19,50.00,12\n"

@@ -942,10 +942,11 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     vals = np.append(out, np.nan).take(take)
     blank_rows = np.append(blank, True).take(take)
     failed = ~np.isfinite(vals) & ~blank_rows
+    vals[failed] = np.nan  # e.g. "1e999": too large for a number, as unknown as "abc"
     curr = np.array(currencies + [None], dtype=object).take(np.append(cur, -1).take(take))
     if failed.any():
         note += (f"; {int(failed.sum())} value(s) could not be read as amounts{where}, e.g. "
-                 f"{example(~usable & ~blank & ~native)}")
+                 f"{example(~np.isfinite(out) & ~blank)}")  # unreadable, or too large for a number
     return AmountParse(
         values=pd.Series(vals, index=index, name=values.name, dtype="float64"),
         failed=pd.Series(failed, index=index, name=values.name),
