@@ -70,6 +70,7 @@ from .. import schema as S
 from .._memory import release_memory
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
+from .parsing import _text_buffers
 
 __all__ = [
     "CleanResult",
@@ -517,23 +518,18 @@ def _plain_ends(a) -> bool:
     for ch in chunks:
         if len(ch) == 0:
             continue
-        bufs = ch.buffers()
-        width = {pa.string(): 4, pa.large_string(): 8}.get(ch.type)
-        if width is None or len(bufs) != 3 or bufs[1] is None:
+        buffers = _text_buffers(ch)
+        if buffers is None:
             return False
-        off = np.frombuffer(bufs[1], dtype="int32" if width == 4 else "int64", count=len(ch) + 1,
-                            offset=ch.offset * width).astype("int64")
+        off, data = buffers
         start, end = off[:-1], off[1:]
         if ch.null_count:
             valid = np.asarray(ch.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             start, end = start[valid], end[valid]
         if len(start) == 0:
             continue
-        if not (end > start).all() or bufs[2] is None:
+        if not (end > start).all() or int(end.max()) > len(data):
             return False  # an empty text (or a value without bytes)
-        data = np.frombuffer(bufs[2], dtype="uint8")
-        if int(end.max()) > len(data):
-            return False
         for b in (data[start], data[end - 1]):
             if not ((b >= 0x21) & (b <= 0x7E)).all():
                 return False
@@ -730,16 +726,11 @@ def _bytes_hold(a, byte: int) -> bool | None:
     for ch in chunks:
         if len(ch) == 0:
             continue
-        bufs = ch.buffers()
-        width = {pa.string(): 4, pa.large_string(): 8}.get(ch.type)
-        if width is None or len(bufs) != 3 or bufs[1] is None:
+        buffers = _text_buffers(ch)
+        if buffers is None:
             return None
-        off = np.frombuffer(bufs[1], dtype="int32" if width == 4 else "int64", count=len(ch) + 1,
-                            offset=ch.offset * width)
-        if bufs[2] is None or off[-1] <= off[0]:
-            continue
-        data = np.frombuffer(bufs[2], dtype="uint8")[int(off[0]): int(off[-1])]
-        if (data == byte).any():
+        off, data = buffers
+        if off[-1] > off[0] and (data[int(off[0]):int(off[-1])] == byte).any():
             return True
     return False
 

@@ -82,30 +82,42 @@ def _as_text(uniques: np.ndarray | pd.Index) -> pd.Series:
     return pd.Series(arr, dtype=object).astype(_STR).str.strip()
 
 
-def _may_need_trim(chunk: pa.Array) -> bool:
-    """False when no cell of a string chunk can start or end with white space: its first and
-    last bytes are all printable ASCII (white space is ASCII <= 0x20 or a multi-byte UTF-8
-    character, whose bytes are >= 0x80). Read from the Arrow buffers, without building the
-    trimmed copy; True (trim to know) for anything else."""
+def _text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets (int64, ``len(chunk) + 1`` of them: the chunk's own window) and the data
+    bytes (uint8, the whole buffer; empty when no cell has any) of a string or large_string
+    Arrow chunk, read from its buffers without building a Python string; None for any other
+    type. Cell ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (missing cells included)."""
     if chunk.type == pa.string():
         width = np.int32
     elif chunk.type == pa.large_string():
         width = np.int64
     else:
-        return True
+        return None
+    buffers = chunk.buffers()
+    if len(chunk) == 0 or buffers[1] is None:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """False when no cell of a string chunk can start or end with white space: its first and
+    last bytes are all printable ASCII (white space is ASCII <= 0x20 or a multi-byte UTF-8
+    character, whose bytes are >= 0x80). Read from the Arrow buffers, without building the
+    trimmed copy; True (trim to know) for anything else."""
     if chunk.null_count or len(chunk) == 0:
         return True
-    buffers = chunk.buffers()
-    if buffers[2] is None:
-        return False  # every cell is ""
-    offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    buffers = _text_buffers(chunk)
+    if buffers is None:
+        return True
+    offsets, data = buffers
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     if not filled.all():
         starts, ends = starts[filled], ends[filled]
     if not len(starts):
-        return False
+        return False  # every cell is ""
     first, last = data[starts], data[ends - 1]
     return bool(((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F)).any())
 

@@ -29,7 +29,7 @@ from ..._memory import release_memory
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
-from ..parsing import _may_need_trim, normalise_ids, parse_amounts, parse_date_columns, parse_flags
+from ..parsing import _may_need_trim, _text_buffers, normalise_ids, parse_amounts, parse_date_columns, parse_flags
 from ..textio import _to_objects
 
 T = Transactions
@@ -201,8 +201,7 @@ def _empty(col: pa.Array) -> np.ndarray:
     if chunks and all(c.type == pa.string() and not c.null_count for c in chunks):
         parts = []
         for c in chunks:
-            offsets = np.frombuffer(c.buffers()[1], dtype=np.int32)[c.offset:c.offset + len(c) + 1] \
-                if len(c) else np.zeros(1, dtype=np.int32)
+            offsets, _ = _text_buffers(c)
             parts.append(offsets[1:] == offsets[:-1])
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
     return pc.equal(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
