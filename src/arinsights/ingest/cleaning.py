@@ -70,7 +70,7 @@ from .. import schema as S
 from .._memory import release_memory
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
-from .parsing import _text_buffers
+from .parsing import _chunk_buffers
 
 __all__ = [
     "CleanResult",
@@ -514,14 +514,10 @@ def _plain_ends(a) -> bool:
     ends with a visible ASCII character ("!" to "~"), so stripping whitespace (by any
     definition of whitespace) changes nothing: a look at two bytes per value. False when
     unsure (then the caller strips)."""
-    chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
-    for ch in chunks:
-        if len(ch) == 0:
-            continue
-        buffers = _text_buffers(ch)
-        if buffers is None:
-            return False
-        off, data = buffers
+    chunks = _chunk_buffers(a)
+    if chunks is None:
+        return False
+    for ch, off, data in chunks:
         start, end = off[:-1], off[1:]
         if ch.null_count:
             valid = np.asarray(ch.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
@@ -722,17 +718,10 @@ def _bytes_hold(a, byte: int) -> bool | None:
     bytes rather than a search per value; None when the array's layout is not the plain one.
     The bytes under a missing value may count too (then True may be a false alarm, which
     only sends the caller to its general path)."""
-    chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
-    for ch in chunks:
-        if len(ch) == 0:
-            continue
-        buffers = _text_buffers(ch)
-        if buffers is None:
-            return None
-        off, data = buffers
-        if off[-1] > off[0] and (data[int(off[0]):int(off[-1])] == byte).any():
-            return True
-    return False
+    chunks = _chunk_buffers(a)
+    if chunks is None:
+        return None
+    return any(off[-1] > off[0] and (data[int(off[0]):int(off[-1])] == byte).any() for _, off, data in chunks)
 
 
 def _repeated(s: pd.Series, mask: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:

@@ -101,6 +101,20 @@ def _text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, data
 
 
+def _chunk_buffers(values) -> list[tuple[pa.Array, np.ndarray, np.ndarray]] | None:
+    """:func:`_text_buffers` of each non-empty chunk of a string array (chunked or not), as
+    (chunk, offsets, data); None when a chunk is not plain string / large_string."""
+    out = []
+    for chunk in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]):
+        if len(chunk) == 0:
+            continue
+        buffers = _text_buffers(chunk)
+        if buffers is None:
+            return None
+        out.append((chunk, *buffers))
+    return out
+
+
 def _may_need_trim(chunk: pa.Array) -> bool:
     """False when no cell of a string chunk can start or end with white space: its first and
     last bytes are all printable ASCII (white space is ASCII <= 0x20 or a multi-byte UTF-8
