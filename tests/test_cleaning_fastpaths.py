@@ -396,3 +396,45 @@ def test_take_coded_subset_keeps_dtype(dtype):
     for pos in (np.array([2, 0]), np.array([1]), np.array([4, 4, 3]), np.arange(5)):
         pos = pos[pos < len(s)]
         pd.testing.assert_series_equal(C._take_coded(s, codes, pos), C._take(s, pos))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_payments_come_in_the_canonical_order(seed):
+    """allocate_payments gives the payments in the ledger's canonical order (the stable pandas
+    sort by customer, payment date, number, invoice number, amount; missing last), with the
+    allocation order as ``_seq``; paid_dates adds allocations up in that order, so its
+    result is the one from the payments in allocation order."""
+    from arinsights._order import _PAYMENT_KEYS
+
+    tx = _ledger_rows(np.random.default_rng(seed))
+    w = C.prepare_transactions(tx).pipe(C.reject_unusable_rows)
+    inv = C.build_invoices(w).drop_duplicates("invoice_id").reset_index(drop=True)
+    inv[C._SETTLED] = inv[C._SETTLED].where(inv.index % 5 != 2, inv["invoice_date"])  # some settled by date
+    cash = C._cash_rows(w)
+    settled = C.settlement_payments(inv)
+    assert len(settled) > 0
+    pay, _ = C.allocate_payments(inv, cash, settled)
+    assert pay[["customer_id", "payment_id"]].duplicated().any()  # ties for the later keys
+    canonical = pay.sort_values(_PAYMENT_KEYS, kind="mergesort", na_position="last", ignore_index=True)
+    pd.testing.assert_frame_equal(pay, canonical)
+    by_allocation = pay.sort_values(C._SEQ, ignore_index=True)
+    np.testing.assert_array_equal(by_allocation[C._SEQ].to_numpy(), np.arange(len(pay)))
+    assert by_allocation["payment_date"].is_monotonic_increasing
+    got = C.paid_dates(inv, pay)
+    want = C.paid_dates(inv, by_allocation.drop(columns=[C._SEQ]))
+    pd.testing.assert_frame_equal(got, want)
+    assert got["paid_date"].notna().any() and got["settled_by"].notna().any()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_clean_outputs_are_in_the_canonical_order(seed):
+    """clean_transactions (and so load_ledger, which no longer sorts) gives invoices and
+    payments in the canonical order the analysis checks for."""
+    from arinsights._order import _INVOICE_KEYS, _PAYMENT_KEYS
+
+    tx = _ledger_rows(np.random.default_rng(seed)).sample(frac=1, random_state=seed)
+    res = C.clean_transactions(tx)
+    for frame, keys in ((res.invoices, _INVOICE_KEYS), (res.payments, _PAYMENT_KEYS)):
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(
+            frame, frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True))

@@ -121,6 +121,7 @@ _OPEN_GIVEN = "_open_amount"
 _BEFORE_SNAP = "_paid_before_snapshot"
 _INV = "_inv"  # position of the allocated invoice in the invoices frame (-1: unapplied)
 _KIND = "_kind"  # code of kind in the cash frame (equal codes, equal kinds)
+_SEQ = "_seq"  # the allocation order of a payment row (paid_dates adds allocations up in it)
 _CPOS = "_cpos"  # position of the payment/credit row in the cash frame (-1: settlement-date payment)
 
 _STR_DTYPE = pd.Series(["a"]).dtype  # the default string dtype ("str" on pandas 3, object on 2.x)
@@ -252,8 +253,11 @@ def _stable_order(keys: list) -> np.ndarray:
         else:
             v = k if i == 0 else k.iloc[rows]
             numeric = isinstance(v.dtype, np.dtype) and v.dtype.kind in "iub"
-            ranked = _sort_ranks(v.to_numpy()) if numeric else None  # numpy integers: no sort
-            r = ranked[0] if ranked is not None else _dense_rank(v)
+            if i == 0 and numeric:  # sorted as they are: only ties are looked at below
+                r = v.to_numpy()
+            else:
+                ranked = _sort_ranks(v.to_numpy()) if numeric else None  # numpy integers: no sort
+                r = ranked[0] if ranked is not None else _dense_rank(v)
         if i == 0:
             sub = np.argsort(r, kind="stable")
         else:  # within each run of ties (runs keep their place), by the rank; stable
@@ -1738,14 +1742,19 @@ def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarr
 def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFrame,
                        parts_cash: list, parts_inv: list, parts_amt: list) -> pd.DataFrame:
     """The payments table: the settlement-date payments and the allocations of the cash rows
-    (cash row, invoice position or -1 for unapplied, amount), ordered by payment date, then
-    settlement-date payments (by invoice) before cash rows (in their (payment_date,
-    payment_id, source) order), then the invoices oldest first, unapplied last. Each column
-    is taken once."""
+    (cash row, invoice position or -1 for unapplied, amount), in the ledger's canonical
+    order (customer, payment date, payment number, invoice number, amount; see
+    :mod:`arinsights._order`).
+
+    Ties on all of those keep the allocation order: by payment date, then settlement-date
+    payments (by invoice) before cash rows (in their (payment_date, payment_id, source)
+    order), then the invoices oldest first, unapplied last. That order is also the working
+    column ``_seq`` (paid_dates adds allocations up in it). The order is found on integer
+    codes, the numbers compared only where everything before them ties, and each column
+    is then taken once."""
     ns = len(settled)
     crow = np.concatenate(parts_cash).astype("int64")
     ipos = np.concatenate(parts_inv).astype("int64")
-    n = ns + len(crow)
     s_inv = settled[_INV].to_numpy(dtype="int64")
     inv_all = np.concatenate([s_inv, ipos])
     cpos = np.concatenate([settled[_CPOS].to_numpy(dtype="int64"), crow])
@@ -1758,11 +1767,11 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
         order = np.argsort(cpos * (len(inv) + 1) + inv_key, kind="stable")
     else:
         order = np.lexsort((inv_key, cpos, date.to_numpy()[src]))
-    src, inv_all = src[order], inv_all[order]
-    from_settled = order < ns
-    # invoice numbers: the settled row's own, the allocated invoice's, missing for unapplied
-    inv_src = np.where(from_settled, src, np.where(inv_all >= 0, ns + inv_all, -1))
+    seq = np.empty(len(order), dtype="int64")
+    seq[order] = np.arange(len(order))  # the allocation order of each row
     codes = _settled_cash_codes(inv, cash, settled)
+    amount = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
+                            + [np.asarray(a, dtype=float) for a in parts_amt])
 
     def take(first: pd.Series, second: pd.Series, at: np.ndarray, coded=None) -> pd.Series:
         # without settled rows (the usual case) straight from the second frame: a take from
@@ -1772,13 +1781,46 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
         both = pd.concat([first, second], ignore_index=True)
         return _take(both, at) if coded is None else _take_coded(both, coded, at)
 
+    def inv_src(rows: np.ndarray) -> np.ndarray:
+        # where the invoice number of each row is: the settled row's own, the allocated
+        # invoice's, none for unapplied cash
+        r = src[rows]
+        return np.where(r < ns, r, np.where(inv_all[rows] >= 0, ns + inv_all[rows], -1))
+
+    # the canonical order, refining the allocation order (stable): customer (its text
+    # ranked once per code, missing last) and date as one integer, then the numbers where
+    # those tie, then the amount
+    rows = order
+    cust = codes[Payments.customer_id]
+    k = cust[src[rows]]
+    size = int(cust.max()) + 1 if len(cust) else 0
+    first = np.full(size, -1, dtype="int64")
+    known = k >= 0
+    first[k[known]] = src[rows][known]  # a row of each code: its rows hold one value
+    present = np.flatnonzero(first >= 0)
+    rank = np.full(size + 1, len(present), dtype="int64")  # missing: after every customer
+    if len(present):
+        rank[present] = _dense_rank(take(settled[Payments.customer_id], cash[Payments.customer_id], first[present]))
+    cust_rank, day = rank[np.where(known, k, size)], date.to_numpy()[src[rows]]
+    lead = _combined_key([cust_rank, day])
+    if lead is None:  # dates not as datetime64 (mixed types): ranked as pandas compares them
+        day_rank = _dense_rank(pd.Series(day))
+        lead = cust_rank * (int(day_rank.max(initial=0)) + 1) + day_rank
+    refine = _stable_order([
+        pd.Series(lead),
+        lambda t: take(settled[Payments.payment_id], cash[Payments.payment_id], src[rows[t]]),
+        lambda t: take(settled[Payments.invoice_id], inv[Invoices.invoice_id], inv_src(rows[t])),
+        lambda t: pd.Series(amount[rows[t]])])
+    order = rows[refine]
+    src, inv_all, seq, amount = src[order], inv_all[order], seq[order], amount[order]
+    at_inv = inv_src(np.arange(len(order)))
+
     out = {}
     for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
         out[c] = take(settled[c], cash[c], src, codes[c] if c == Payments.customer_id else None)
         release_memory()
-    out[Payments.amount] = np.concatenate([settled[Payments.amount].to_numpy(dtype=float)]
-                                          + [np.asarray(a, dtype=float) for a in parts_amt])[order]
-    out[Payments.invoice_id] = take(settled[Payments.invoice_id], inv[Invoices.invoice_id], inv_src)
+    out[Payments.amount] = amount
+    out[Payments.invoice_id] = take(settled[Payments.invoice_id], inv[Invoices.invoice_id], at_inv)
     for c in (Payments.kind, Payments.currency, Payments.source):
         out[c] = take(settled[c], cash[c], src, None if c == Payments.source else codes[c])
         release_memory()
@@ -1787,7 +1829,8 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
               Payments.currency, Payments.source):
         pay[c] = _strings(pay[c])
     pay[_INV] = inv_all
-    return pay[_PAY_COLUMNS + [_INV]]
+    pay[_SEQ] = seq
+    return pay[_PAY_COLUMNS + [_INV, _SEQ]]
 
 
 def _dates_ascending(dates: pd.Series) -> bool:
@@ -1851,8 +1894,10 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     pay_date = payments[Payments.payment_date].to_numpy()[sel]
     inv_date = out[Invoices.invoice_date].to_numpy()[pos]
     eff = np.maximum(pay_date.astype(inv_date.dtype), inv_date)
-    # payments arrive sorted by (payment_date, payment_id, source); lexsort is stable
-    order = _lexsort([pos, eff])
+    # allocations in effect-date order; on one date in the allocation order (payments come in
+    # the ledger's order, with that order as ``_seq``; without it, in their row order)
+    keys = [pos, eff] + ([payments[_SEQ].to_numpy(dtype="int64")[sel]] if _SEQ in payments.columns else [])
+    order = _lexsort(keys)
     pos, eff = pos[order], eff[order]
     amt = payments[Payments.amount].to_numpy(dtype=float)[sel][order]
     is_credit = (payments[Payments.kind] == S.KIND_CREDIT).fillna(False).to_numpy(dtype=bool)[sel][order]
@@ -2046,7 +2091,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     inv_out = inv[_INV_COLUMNS].reset_index(drop=True)
     if len(inv_out) == 0:
         inv_out = _typed_empty(Invoices)
-    payments = payments.drop(columns=[_INV])
+    payments = payments.drop(columns=[_INV, _SEQ])
     if len(payments) == 0:
         payments = _typed_empty(Payments)
     if len(rejects) == 0:

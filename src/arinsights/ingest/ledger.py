@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from .._memory import release_memory
-from .._order import canonical_order
 from ..errors import InputError
 from ..schema import Invoices, Rejects, Skipped, Transactions
 from ..settings import IngestSettings, Settings
@@ -365,12 +364,10 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
     skipped_nonempty = [s for s in skips if len(s)]
     skipped = pd.concat(skipped_nonempty, ignore_index=True) if skipped_nonempty else skips[0]
     files = pd.DataFrame(file_rows)
-    # the canonical row order (the analysis' own: it then only checks it). Invoices come out of
-    # cleaning in it; payments in date order, so they are sorted here once, and the analysis
-    # does not keep a sorted copy beside these (memory)
-    invoices, payments = canonical_order(clean.invoices, clean.payments)
+    # cleaning gives both tables in the canonical row order (the analysis' own: it then only
+    # checks it, and keeps no sorted copy beside them)
+    invoices, payments = clean.invoices, clean.payments
     clean.invoices = clean.payments = None
-    release_memory()
     ledger = Ledger(invoices=invoices, payments=payments, rejects=rejects, skipped=skipped,
                     merged=clean.merged, files=files, notes=notes + clean.notes, kept=clean.kept,
                     quality=clean.quality)
