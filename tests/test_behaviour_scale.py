@@ -16,7 +16,8 @@ import pytest
 from arinsights.analysis import _INVOICE_KEYS, _PAYMENT_KEYS, _sorted_by, canonical_order
 from arinsights.behaviour.distributions import DaysToPayModel
 from arinsights.behaviour.durations import compute_durations
-from arinsights.behaviour.features import _byte_words, _sort_by_date_and_id, build_features
+from arinsights._text import byte_words
+from arinsights.behaviour.features import _sort_by_date_and_id, build_features
 from arinsights.behaviour.lateness import (LatenessModel, customer_lateness, features_as_of, known_as_of,
                                            next_invoice_features)
 from arinsights.behaviour.outlook import (PaymentOutlookCalibrator, _customer_sample, _LedgerCodes,
@@ -114,7 +115,7 @@ def test_sort_by_date_and_id_on_byte_words_equals_pandas(case):
     df = pd.DataFrame({F.invoice_id: pd.Series(ids, dtype="str"),
                        F.invoice_date: pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 4, n), unit="D"),
                        "x": np.arange(n)})
-    words = _byte_words(pa.array(df[F.invoice_id], from_pandas=True))
+    words = byte_words(pa.array(df[F.invoice_id], from_pandas=True), max_bytes=16)
     assert (words is None) == (case in ("long", "nul"))
     ref = df.sort_values([F.invoice_date, F.invoice_id], kind="mergesort", ignore_index=True)
     pd.testing.assert_frame_equal(_sort_by_date_and_id(df), ref)

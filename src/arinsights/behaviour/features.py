@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.indexers import BaseIndexer
 
+from .._text import byte_words
 from ..errors import InputError
 from ..schema import Invoices, InvoiceFeatures as F, Payments
 from .paycycle import _MEAN_MONTH, payment_events
@@ -124,47 +125,11 @@ def _visible_invoices(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFra
     return out
 
 
-def _byte_words(ids) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each text as two big-endian 64-bit words of its UTF-8 bytes, zero-padded to 16.
-
-    Comparing (first word, second word) compares the texts by code point, as Arrow and
-    pandas do: UTF-8 byte order is code point order, and zero padding puts a text before any
-    longer text it begins. Only when every text has at most 16 bytes, none is missing and
-    none holds a NUL byte (then padding could tie two different texts); else None.
-    """
-    import pyarrow as pa
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
-    n = len(ids)
-    if n == 0 or ids.null_count:
-        return None
-    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32
-    off = np.frombuffer(ids.buffers()[1], dtype=width)[ids.offset: ids.offset + n + 1].astype(np.int64)
-    lens = np.diff(off)
-    longest = int(lens.max())
-    if longest > 16:
-        return None
-    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8) if longest else np.zeros(0, dtype=np.uint8)
-    body = data[off[0]:off[-1]]
-    if (body == 0).any():
-        return None
-    buf = np.zeros((n, 16), dtype=np.uint8)
-    if longest and (lens == longest).all():  # ids of one length (the usual case): a reshape
-        buf[:, :longest] = body.reshape(n, longest)
-    else:
-        start = off[:-1]
-        for j in range(longest):  # one pass per byte position (at most 16), not per row
-            has = lens > j
-            buf[has, j] = data[start[has] + j]
-    words = buf.view(">u8")
-    return words[:, 0].astype(np.uint64), words[:, 1].astype(np.uint64)
-
-
 def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
     """``inv.sort_values([invoice_date, invoice_id], kind="mergesort", ignore_index=True)``.
 
     Text ids of at most 16 bytes (most invoice numbers) are compared as two integers made
-    of their bytes (:func:`_byte_words`) in one stable ``np.lexsort`` with the day; other
+    of their bytes (:func:`arinsights._text.byte_words`) in one stable ``np.lexsort`` with the day; other
     text ids are ranked by Arrow (dense ranks: strings compared by code point, as pandas
     does; missing ids last) and sorted stably on (day, rank). Both are several times faster
     than pandas' sort on millions of string ids, and give its order.
@@ -180,9 +145,9 @@ def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
             ids = pa.array(inv[F.invoice_id], from_pandas=True)
             if (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) and len(ids):
                 day = _day_numbers(inv[F.invoice_date])  # midnight-normalised, never NaT here
-                words = _byte_words(ids)
-                if words is not None:
-                    order = np.lexsort((words[1], words[0], day))  # stable: ties keep their order
+                spread = byte_words(ids, max_bytes=16)
+                if spread is not None and spread[1].all():
+                    order = np.lexsort((*spread[0][::-1], day))  # stable: ties keep their order
                 else:
                     # missing ids rank last (Arrow's default null placement)
                     rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)

@@ -70,7 +70,8 @@ from .. import schema as S
 from .._memory import release_memory
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
-from .parsing import _chunk_buffers
+from .._text import chunk_buffers as _chunk_buffers
+from .._text import dictionary_codes, text_codes
 
 __all__ = [
     "CleanResult",
@@ -546,22 +547,13 @@ def _total_length(s: pd.Series) -> int:
 
 def _joint_codes(*columns: pd.Series) -> list[np.ndarray]:
     """Integer codes of the values of several columns in one vocabulary (equal text, equal
-    code, across the columns; missing: -1)."""
-    n = [len(c) for c in columns]
-    codes = None
-    arrays = [_arrow(c) for c in columns]
-    if all(a is not None for a in arrays):
-        try:
-            chunks = [ch for a in arrays for ch in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
-            enc = pa.chunked_array(chunks, type=pa.string()).dictionary_encode()  # one dictionary for all chunks
-            codes = pc.fill_null(pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32()), -1)
-            codes = np.asarray(codes.to_numpy(), dtype="int64")
-        except (pa.ArrowException, TypeError, ValueError):
-            codes = None
-    if codes is None:
+    code, across the columns; missing: -1). Document numbers: many distinct values, read
+    as integers of their bytes (:func:`arinsights._text.text_codes`)."""
+    codes = text_codes(*columns)
+    if codes is None:  # not Arrow-backed text
         codes, _ = pd.factorize(np.concatenate([c.to_numpy(dtype=object) for c in columns]))
-        codes = np.asarray(codes, dtype="int64")
-    return np.split(codes, np.cumsum(n)[:-1])
+        codes = np.split(np.asarray(codes, dtype="int64"), np.cumsum([len(c) for c in columns])[:-1])
+    return codes
 
 
 def _file_keys(files: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -1026,6 +1018,9 @@ def _codes(s: pd.Series) -> np.ndarray:
     """Integer codes of the values (equal values, equal codes; missing: -1)."""
     if _one_text(s):
         return np.zeros(len(s), dtype="int64")
+    codes = dictionary_codes(s) if s.dtype != object else None  # few distinct values: Arrow hashes fast
+    if codes is not None:
+        return codes[0]
     codes, _ = pd.factorize(s)
     return np.asarray(codes, dtype="int64")
 

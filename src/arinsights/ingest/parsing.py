@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from .._text import text_buffers
 
 __all__ = [
     "DateParse",
@@ -82,39 +83,6 @@ def _as_text(uniques: np.ndarray | pd.Index) -> pd.Series:
     return pd.Series(arr, dtype=object).astype(_STR).str.strip()
 
 
-def _text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """The offsets (int64, ``len(chunk) + 1`` of them: the chunk's own window) and the data
-    bytes (uint8, the whole buffer; empty when no cell has any) of a string or large_string
-    Arrow chunk, read from its buffers without building a Python string; None for any other
-    type. Cell ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (missing cells included)."""
-    if chunk.type == pa.string():
-        width = np.int32
-    elif chunk.type == pa.large_string():
-        width = np.int64
-    else:
-        return None
-    buffers = chunk.buffers()
-    if len(chunk) == 0 or buffers[1] is None:
-        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
-
-
-def _chunk_buffers(values) -> list[tuple[pa.Array, np.ndarray, np.ndarray]] | None:
-    """:func:`_text_buffers` of each non-empty chunk of a string array (chunked or not), as
-    (chunk, offsets, data); None when a chunk is not plain string / large_string."""
-    out = []
-    for chunk in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]):
-        if len(chunk) == 0:
-            continue
-        buffers = _text_buffers(chunk)
-        if buffers is None:
-            return None
-        out.append((chunk, *buffers))
-    return out
-
-
 def _may_need_trim(chunk: pa.Array) -> bool:
     """False when no cell of a string chunk can start or end with white space: its first and
     last bytes are all printable ASCII (white space is ASCII <= 0x20 or a multi-byte UTF-8
@@ -122,7 +90,7 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     trimmed copy; True (trim to know) for anything else."""
     if chunk.null_count or len(chunk) == 0:
         return True
-    buffers = _text_buffers(chunk)
+    buffers = text_buffers(chunk)
     if buffers is None:
         return True
     offsets, data = buffers

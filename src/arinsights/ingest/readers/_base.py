@@ -29,7 +29,8 @@ from ..._memory import release_memory
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
-from ..parsing import _may_need_trim, _text_buffers, normalise_ids, parse_amounts, parse_date_columns, parse_flags
+from ..._text import text_buffers as _text_buffers
+from ..parsing import _may_need_trim, normalise_ids, parse_amounts, parse_date_columns, parse_flags
 from ..textio import _to_objects
 
 T = Transactions

@@ -1,0 +1,231 @@
+"""Text columns read from their Arrow buffers, without a Python string per value.
+
+Large ledgers carry millions of document numbers. Hashing or sorting them as strings is
+the slow part of cleaning and of the feature build; most document numbers are short
+("INV-004211", "0000611365"), so each can instead be read as one or two 64-bit integers of
+its bytes (:func:`byte_words`), which numpy and pandas hash and sort many times faster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+#: the longest text (in UTF-8 bytes) :func:`text_codes` reads as integers; longer texts are
+#: hashed by Arrow
+MAX_WORD_BYTES = 32
+
+_ROWS_PER_PASS = 1 << 20  # rows spread into words at a time (bounds the working memory)
+
+
+def text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets (int64, ``len(chunk) + 1`` of them: the chunk's own window) and the data
+    bytes (uint8, the whole buffer; empty when no cell has any) of a string or large_string
+    Arrow chunk, read from its buffers without building a Python string; None for any other
+    type. Cell ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (missing cells included)."""
+    if chunk.type == pa.string():
+        width = np.int32
+    elif chunk.type == pa.large_string():
+        width = np.int64
+    else:
+        return None
+    buffers = chunk.buffers()
+    if len(chunk) == 0 or buffers[1] is None:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def chunk_buffers(values) -> list[tuple[pa.Array, np.ndarray, np.ndarray]] | None:
+    """:func:`text_buffers` of each non-empty chunk of a string array (chunked or not), as
+    (chunk, offsets, data); None when a chunk is not plain string / large_string."""
+    out = []
+    for chunk in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]):
+        if len(chunk) == 0:
+            continue
+        buffers = text_buffers(chunk)
+        if buffers is None:
+            return None
+        out.append((chunk, *buffers))
+    return out
+
+
+def _valid(chunk: pa.Array) -> np.ndarray:
+    if chunk.null_count == 0:
+        return np.ones(len(chunk), dtype=bool)
+    return np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _spread(offsets: np.ndarray, data: np.ndarray, lens: np.ndarray, out: np.ndarray) -> None:
+    """Write the bytes of each cell into its row of ``out`` (zeros, one row of ``width``
+    bytes per cell, uint8), zero-padded."""
+    n, width = out.shape
+    flat = out.reshape(-1)
+    for a in range(0, n, _ROWS_PER_PASS):
+        b = min(n, a + _ROWS_PER_PASS)
+        lo, hi = int(offsets[a]), int(offsets[b])
+        body = data[lo:hi]
+        if hi == lo:
+            continue
+        ln = lens[a:b]
+        cut = int(ln.max())
+        filled = ln > 0
+        if (ln[filled] == cut).all():  # cells of one length or empty (the usual case): a reshape
+            out[a:b][filled, :cut] = body.reshape(-1, cut)
+            continue
+        # byte k of the body goes to row r (its cell), column k - start of r
+        shift = np.arange(a, b, dtype=np.int64) * width - (offsets[a:b] - lo)
+        flat[np.arange(hi - lo, dtype=np.int64) + np.repeat(shift, ln)] = body
+    return out
+
+
+def byte_words(values, max_bytes: int = 16) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Each text as big-endian unsigned 64-bit words of its UTF-8 bytes, zero-padded.
+
+    Parameters
+    ----------
+    values : pyarrow string array (chunked or not)
+    max_bytes : int
+        The longest text read this way.
+
+    Returns
+    -------
+    (words, valid) or None
+        ``words``: ``ceil(longest / 8)`` uint64 arrays (at least one), one value per text;
+        ``valid``: False where the text is missing (its words are 0). Comparing the words
+        in turn compares the texts by code point, as Arrow and pandas do: UTF-8 byte order
+        is code point order, and zero padding puts a text before any longer text it begins.
+        Equal words, equal texts. None when a text is longer than ``max_bytes``, holds a NUL
+        byte (padding could then tie two different texts) or the values are not text.
+    """
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for chunk in chunks:
+        buffers = text_buffers(chunk)
+        if buffers is None:
+            return None
+        offsets, data = buffers
+        valid = _valid(chunk)
+        lens = np.diff(offsets)
+        if chunk.null_count:
+            lens = np.where(valid, lens, 0)  # a missing cell may own bytes; they are not read
+        parts.append((offsets, data, lens, valid))
+    longest = max((int(p[2].max()) for p in parts if len(p[2])), default=0)
+    if longest > max_bytes:
+        return None
+    width = 8 * max(1, -(-longest // 8))
+    spread = np.zeros((sum(len(p[2]) for p in parts), width), dtype=np.uint8)
+    at = 0
+    for offsets, data, lens, valid in parts:
+        if len(lens) == 0:
+            continue
+        if not valid.all() and (np.diff(offsets)[~valid] > 0).any():
+            # missing cells that own bytes: the bytes are dropped, the cells made empty
+            keep = np.repeat(valid, np.diff(offsets))
+            data = data[int(offsets[0]):int(offsets[-1])][keep]
+            offsets = np.concatenate([[0], np.cumsum(lens)])
+        elif offsets[0] or offsets[-1] != len(data):  # a window of the buffer
+            data = data[int(offsets[0]):int(offsets[-1])]
+            offsets = offsets - offsets[0]
+        if (data == 0).any():
+            return None
+        _spread(offsets, data, lens, spread[at:at + len(lens)])
+        at += len(lens)
+    valid = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, dtype=bool)
+    words = spread.view(">u8")
+    return [words[:, j].astype(np.uint64) for j in range(words.shape[1])], valid
+
+
+def _factorize_words(words: list[np.ndarray]) -> np.ndarray:
+    """Codes of the word tuples (equal tuples, equal codes; numbered 0, 1, ... in a
+    deterministic order). Each word is hashed on its own (a word alone has few distinct
+    values: fast), then the pairs of codes are numbered through a table indexed by the pair
+    when it is small, else hashed."""
+    codes, uniq = pd.factorize(words[0])
+    codes, size = np.asarray(codes, dtype=np.int64), len(uniq)
+    for w in words[1:]:
+        c, u = pd.factorize(w)
+        key = codes * len(u) + c  # < rows ** 2: no overflow
+        span = size * len(u)
+        if span <= 2 * len(key) + 1024:
+            present = np.zeros(span, dtype=bool)
+            present[key] = True
+            number = np.cumsum(present, dtype=np.int32 if span < 2 ** 31 else np.int64)
+            codes, size = number[key].astype(np.int64) - 1, int(number[-1])
+        else:
+            codes, uniq = pd.factorize(key)
+            codes, size = np.asarray(codes, dtype=np.int64), len(uniq)
+    return codes
+
+
+def _arrow_columns(columns) -> list | None:
+    """The columns as Arrow string arrays (zero-copy for Arrow-backed text), or None."""
+    arrays = []
+    for c in columns:
+        a = c.array if isinstance(c, pd.Series) else c
+        if hasattr(a, "_pa_array"):  # pandas' Arrow-backed arrays
+            a = a._pa_array
+        if not isinstance(a, (pa.Array, pa.ChunkedArray)):
+            return None
+        if pa.types.is_null(a.type):
+            a = a.cast(pa.string())
+        if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+            return None
+        arrays.append(a)
+    return arrays
+
+
+def _joined(arrays) -> pa.ChunkedArray:
+    chunks = [ch for a in arrays for ch in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+    if len({ch.type for ch in chunks}) > 1:
+        chunks = [ch.cast(pa.large_string()) for ch in chunks]
+    return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
+
+
+def _split(codes: np.ndarray, arrays) -> list[np.ndarray]:
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1]) if len(arrays) > 1 else [codes]
+
+
+def dictionary_codes(*columns) -> list[np.ndarray] | None:
+    """Integer codes of the texts of one or more columns in one vocabulary, by Arrow's
+    ``dictionary_encode`` (fast when there are few distinct texts: customers, currencies):
+    equal texts, equal codes across the columns; missing: -1; numbered in order of first
+    appearance. None when a column is not an Arrow string array."""
+    arrays = _arrow_columns(columns)
+    if arrays is None:
+        return None
+    enc = _joined(arrays).dictionary_encode()  # one dictionary for all chunks
+    codes = np.full(sum(len(a) for a in arrays), -1, dtype=np.int64)
+    at = 0
+    for ch in enc.chunks:
+        codes[at:at + len(ch)] = np.asarray(ch.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        at += len(ch)
+    return _split(codes, arrays)
+
+
+def text_codes(*columns) -> list[np.ndarray] | None:
+    """Integer codes of the texts of one or more columns in one vocabulary, made for many
+    distinct texts (document numbers): equal texts, equal codes across the columns;
+    missing: -1. The numbering (0, 1, ...) is deterministic but otherwise arbitrary: codes
+    say which texts are equal, not how they sort.
+
+    Texts of up to :data:`MAX_WORD_BYTES` bytes are read as integers (:func:`byte_words`),
+    several times faster to hash than the strings; otherwise :func:`dictionary_codes`.
+    None when a column is not an Arrow string array.
+    """
+    arrays = _arrow_columns(columns)
+    if arrays is None:
+        return None
+    spread = byte_words(_joined(arrays), max_bytes=MAX_WORD_BYTES)
+    if spread is None:
+        return dictionary_codes(*arrays)
+    words, valid = spread
+    if valid.all():
+        codes = _factorize_words(words)
+    else:
+        codes = np.full(len(valid), -1, dtype=np.int64)
+        if valid.any():
+            codes[valid] = _factorize_words([w[valid] for w in words])
+    return _split(codes, arrays)
