@@ -9,7 +9,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import arinsights._memory as memory
 from arinsights._memory import _malloc_trim, release_memory
+
+
+@pytest.fixture
+def always_release(monkeypatch):
+    """Release whatever the process holds (the tests hold far less than RELEASE_ABOVE)."""
+    monkeypatch.setattr(memory, "RELEASE_ABOVE", 0)
 
 
 def _rss() -> int:
@@ -18,7 +25,7 @@ def _rss() -> int:
 
 
 @pytest.mark.skipif(_malloc_trim() is None, reason="the C library has no malloc_trim")
-def test_freed_heap_memory_goes_back_to_the_system():
+def test_freed_heap_memory_goes_back_to_the_system(always_release):
     # small arrays come from malloc's heap; freeing nine in ten leaves holes that the process
     # keeps (only the top of the heap is returned by itself) until it is trimmed
     arrays = [np.ones(1024) for _ in range(40_000)]  # 8 KiB each, 320 MiB in all
@@ -32,7 +39,7 @@ def test_freed_heap_memory_goes_back_to_the_system():
     assert all(a[0] == 1.0 for a in kept)  # what is alive is untouched
 
 
-def test_freed_arrow_memory_goes_back_to_the_system():
+def test_freed_arrow_memory_goes_back_to_the_system(always_release):
     # Arrow's pool keeps what it freed for reuse, large blocks included, until released
     base = pa.array(np.arange(1_000_000, dtype=np.int64))
     arrays = [pc.add(base, i) for i in range(40)]  # 8 MB each from the pool, 320 MB in all
@@ -44,3 +51,18 @@ def test_freed_arrow_memory_goes_back_to_the_system():
     assert before - after > 0.5 * 40 * 8_000_000, (before, after)
     assert pc.sum(base).as_py() == 999_999 * 1_000_000 // 2  # what is alive is untouched
     release_memory()  # nothing left to release: still fine
+
+
+def test_small_processes_keep_their_freed_memory(monkeypatch):
+    """Below RELEASE_ABOVE nothing is handed back (re-mapping pages costs time); above it both
+    allocators are asked."""
+    calls = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: (lambda pad: calls.append(("trim", pad))))
+    monkeypatch.setattr(pa, "default_memory_pool", lambda: type("P", (), {"release_unused": lambda self: calls.append("arrow")})())
+    resident = memory._resident()
+    assert resident is not None and 0 < resident < memory.RELEASE_ABOVE  # this test process is small
+    release_memory()
+    assert calls == []
+    monkeypatch.setattr(memory, "RELEASE_ABOVE", resident // 2)
+    release_memory()
+    assert calls == ["arrow", ("trim", 0)]
