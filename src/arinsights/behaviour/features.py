@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.indexers import BaseIndexer
 
+from .._order import stable_argsort
 from .._text import byte_words
 from ..errors import InputError
 from ..schema import Invoices, InvoiceFeatures as F, Payments
@@ -152,7 +153,7 @@ def _sort_by_date_and_id(inv: pd.DataFrame) -> pd.DataFrame:
                     # missing ids rank last (Arrow's default null placement)
                     rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
                     key = (day - day.min()) * (int(rank.max()) + 1) + rank
-                    order = np.argsort(key, kind="stable")
+                    order = stable_argsort(key)
         except (TypeError, ValueError, pa.ArrowException):
             order = None
     if order is None:
@@ -279,35 +280,22 @@ def _key(code: np.ndarray, day: np.ndarray) -> np.ndarray:
     return np.asarray(code, dtype=np.int64) * (1 << _DAY_BITS) + (day + (1 << (_DAY_BITS - 1)))
 
 
-def _small(values: np.ndarray):
-    """``values - values.min()`` as uint16 when every value fits (numpy radix-sorts 16-bit
-    integers with kind="stable"), else None."""
-    if not len(values):
-        return None
-    lo, hi = values.min(), values.max()
-    if int(hi) - int(lo) >= 1 << 16:  # Python ints: no overflow with NaT day numbers
-        return None
-    return (values - lo).astype(np.uint16)
-
-
 def _by_code_and_day(code: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Stable order by (code, day): the permutation of ``np.lexsort((day, code))``.
-
-    With fewer than 65,536 customer codes and a day span under 65,536 days, two stable
-    16-bit radix passes (day, then code) give the same permutation as the stable sort of the
-    combined key, several times faster; otherwise the combined int64 key is sorted.
-    """
-    c16, d16 = _small(np.asarray(code)), _small(np.asarray(day))
-    if c16 is None or d16 is None:
+    """Stable order by (code, day): the permutation of ``np.lexsort((day, code))``, as the
+    stable sort of one combined key (16-bit radix passes when it spans < 2**32 values)."""
+    code, day = np.asarray(code, dtype=np.int64), np.asarray(day)
+    if len(day) == 0:
+        return np.zeros(0, dtype=np.intp)
+    cmin, dmin = int(code.min()), int(day.min())
+    cspan, dspan = int(code.max()) - cmin + 1, int(day.max()) - dmin + 1  # Python ints: no overflow
+    if cspan * dspan >= 1 << 62:
         return np.argsort(_key(code, day), kind="stable")
-    o = np.argsort(d16, kind="stable")
-    return o[np.argsort(c16[o], kind="stable")]
+    return stable_argsort((code - cmin) * dspan + (day.astype(np.int64) - dmin))
 
 
 def _by_day(day: np.ndarray) -> np.ndarray:
     """Stable order by day: the permutation of ``np.argsort(day, kind="stable")``."""
-    d16 = _small(np.asarray(day))
-    return np.argsort(day if d16 is None else d16, kind="stable")
+    return stable_argsort(np.asarray(day))
 
 
 class _GroupStart(BaseIndexer):

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._order import stable_argsort
 from ..errors import InputError
 from ..schema import KIND_CREDIT, KIND_PAYMENT, Invoices, Payments
 
@@ -249,7 +250,7 @@ def _balance_events(L: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"pos": empty_i, "day": empty_i, "delta": np.empty(0, float), "overdue_day": empty_i}
     # end-of-day state per (invoice, day): sort by (pos, day) and sum allocations on the same day
     dmin = int(day.min())
-    order = np.argsort(pos * (int(day.max()) - dmin + 1) + (day - dmin), kind="stable")
+    order = stable_argsort(pos * (int(day.max()) - dmin + 1) + (day - dmin))
     pos, day, alloc = pos[order], day[order], alloc[order]
     new = np.r_[True, (pos[1:] != pos[:-1]) | (day[1:] != day[:-1])]
     starts = np.flatnonzero(new)
@@ -269,23 +270,11 @@ def _balance_events(L: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "overdue_day": np.maximum(day, L["due_day"][pos] + 1)}
 
 
-def _stable_argsort_days(days: np.ndarray) -> np.ndarray:
-    """``np.argsort(days, kind="stable")``, faster for day numbers spanning < 32,767 days.
-
-    A stable sort's permutation is unique, so sorting the offsets from the first day as
-    int16 (numpy radix-sorts 16-bit integers) gives exactly the same order.
-    """
-    lo, hi = int(days.min()), int(days.max())
-    if hi - lo < np.iinfo(np.int16).max:
-        return np.argsort((days - lo).astype(np.int16), kind="stable")
-    return np.argsort(days, kind="stable")
-
-
 def _cum_at(event_days: np.ndarray, deltas: np.ndarray, query_days: np.ndarray) -> np.ndarray:
     """Sum of ``deltas`` whose day <= each query day (cumulative sum + searchsorted)."""
     if len(event_days) == 0:
         return np.zeros(len(query_days))
-    order = _stable_argsort_days(event_days)
+    order = stable_argsort(event_days)
     d = event_days[order]
     cs = np.concatenate([[0.0], np.cumsum(deltas[order])])
     return cs[np.searchsorted(d, query_days, side="right")]

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._order import stable_argsort
 from ..errors import InputError
 from ..schema import (
     KIND_PAYMENT,
@@ -369,7 +370,7 @@ def _paid_order(code: np.ndarray, paid_date: pd.Series, invoice_date: pd.Series,
     pk, ik = key(paid_date), key(invoice_date)
     combined = _combined_key(np.asarray(code, dtype=np.int64), pk, ik)
     if combined is not None:  # one integer key: one stable sort (the same order as the lexsort)
-        order = np.argsort(combined, kind="stable")
+        order = stable_argsort(combined)
         k = combined[order]
         tie = np.r_[False, k[1:] == k[:-1]]
     else:
