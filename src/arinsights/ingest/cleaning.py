@@ -68,6 +68,7 @@ import pyarrow.compute as pc
 
 from .. import schema as S
 from .._memory import release_memory
+from .._order import stable_argsort
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
 from .._text import chunk_buffers as _chunk_buffers
@@ -248,7 +249,7 @@ def _stable_order(keys: list) -> np.ndarray:
             break
         rows = order[at]
         if callable(k):  # the key of the tied rows only, asked in row order (a faster take)
-            by_row = np.argsort(rows, kind="stable")
+            by_row = stable_argsort(rows)
             r = np.empty(len(rows), dtype="int64")
             r[by_row] = _dense_rank(k(rows[by_row]))
         else:
@@ -260,9 +261,9 @@ def _stable_order(keys: list) -> np.ndarray:
                 ranked = _sort_ranks(v.to_numpy()) if numeric else None  # numpy integers: no sort
                 r = ranked[0] if ranked is not None else _dense_rank(v)
         if i == 0:
-            sub = np.argsort(r, kind="stable")
+            sub = stable_argsort(r)
         else:  # within each run of ties (runs keep their place), by the rank; stable
-            sub = np.argsort(run * (int(r.max(initial=0)) + 1) + r, kind="stable")
+            sub = stable_argsort(run * (int(r.max(initial=0)) + 1) + r)
         order[at] = rows[sub]
         r, run = r[sub], run[sub]
         same = (run[1:] == run[:-1]) & (r[1:] == r[:-1])
@@ -474,7 +475,7 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
             order = np.arange(len(key))  # already in order, every (file, row) once: no sort
             same_place = False
         else:
-            order = np.lexsort((row, file_key)) if key is None else np.argsort(key, kind="stable")
+            order = np.lexsort((row, file_key)) if key is None else stable_argsort(key)
             k, r = file_key[order], row[order]
             # equal (file, row) pairs have equal keys, so they are next to each other in this order
             same_place = bool(((k[1:] == k[:-1]) & (r[1:] == r[:-1])).any())
@@ -1109,8 +1110,10 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
     cust = _code(w, _CUST)
     # order by (customer, invoice date, invoice number), stable, missing last; the number
     # is compared only where customer and date tie. Each column is then taken once.
-    order = _stable_order([_rank_by_codes(w[T.customer_id], cust, pos), _take(w[T.document_date], pos),
-                           lambda t: _take(w[T.document_id], pos[t])])
+    cust_rank, inv_day = _rank_by_codes(w[T.customer_id], cust, pos), _take(w[T.document_date], pos)
+    lead = _combined_key([cust_rank.to_numpy(), inv_day.to_numpy()])  # customer and date as one integer
+    lead = [pd.Series(lead)] if lead is not None else [cust_rank, inv_day]
+    order = _stable_order(lead + [lambda t: _take(w[T.document_id], pos[t])])
     pos = pos[order]
     release_memory()  # the sort's working memory, before the columns are taken (memory)
     col = {c: _take(w[c], pos) for c in (T.document_date, T.due_date, T.terms_days, T.amount, T.open_amount,
@@ -1562,7 +1565,7 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     if len(e):
         ep = pos[e].astype("int64")
         # cash is sorted by (payment_date, payment_id); stable sort by invoice keeps that order
-        order = np.argsort(ep, kind="stable")
+        order = stable_argsort(ep)
         e, ep = e[order], ep[order]
         a = avail[e]
         cum = pd.Series(a).groupby(ep).cumsum().to_numpy()
@@ -1589,7 +1592,7 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     # its order
     disputed = (inv[Invoices.disputed].astype("boolean").fillna(False).to_numpy(dtype=bool)
                 if Invoices.disputed in inv.columns else np.zeros(len(inv), dtype=bool))
-    co = pool[np.argsort(cg, kind="stable")]
+    co = pool[stable_argsort(cg)]
     cg_sorted = groups.get_indexer(ckey[co])
     cash_milli = np.rint(left[co] * _MILLI).astype("int64")
     inv_date = _ns(inv[Invoices.invoice_date].to_numpy()[open_inv])
@@ -1687,7 +1690,7 @@ def _lexsort(keys: list) -> np.ndarray:
     key = _combined_key(keys)
     if key is None:
         return np.lexsort(keys[::-1])
-    return np.argsort(key, kind="stable")
+    return stable_argsort(key)
 
 
 def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarray:
@@ -1699,7 +1702,7 @@ def _queue_order(ig, queue_date, d_open, inv_date, due, invoice_ids) -> np.ndarr
         return np.arange(0)
     key = _combined_key(keys)
     if key is not None:  # one integer per row: one sort, ties where the integers are equal
-        order = np.argsort(key, kind="stable")
+        order = stable_argsort(key)
         sk = key[order]
         same = sk[1:] == sk[:-1]
         if not same.any():
@@ -1759,7 +1762,7 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     if ns == 0 and _dates_ascending(cash[Payments.payment_date]):
         # the cash rows are in payment date order already: the order by (payment date, cash
         # row, invoice) is the order by (cash row, invoice), one integer per row
-        order = np.argsort(cpos * (len(inv) + 1) + inv_key, kind="stable")
+        order = stable_argsort(cpos * (len(inv) + 1) + inv_key)
     else:
         order = np.lexsort((inv_key, cpos, date.to_numpy()[src]))
     seq = np.empty(len(order), dtype="int64")
