@@ -25,7 +25,7 @@ Conventions
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -508,11 +508,11 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
         distinct = cls.fixed.copy()
         if cls.is_dm.any() and chosen is not None:
             distinct[cls.is_dm] = _dm_dates(cls, chosen)[cls.is_dm]
-        parsed = np.where(cls.codes >= 0, distinct.take(np.maximum(cls.codes, 0)) if len(distinct)
-                          else np.datetime64("NaT"), np.datetime64("NaT"))
-        blank_rows = (cls.codes < 0) | (cls.blank.take(np.maximum(cls.codes, 0)) if len(distinct)
-                                        else True)
-        values = pd.Series(parsed.astype("datetime64[ns]"), index=cls.source.index, name=col)
+        # back to the rows: one take per result, the missing-value code -1 picking the
+        # extra last element (NaT / blank)
+        parsed = np.append(distinct.astype("datetime64[ns]"), np.datetime64("NaT", "ns")).take(cls.codes)
+        blank_rows = np.append(cls.blank, True).take(cls.codes)
+        values = pd.Series(parsed, index=cls.source.index, name=col)
         failed = pd.Series(np.isnat(parsed) & ~blank_rows, index=cls.source.index, name=col)
         col_order = chosen if cls.is_dm.any() else None
         note = how if cls.is_dm.any() else "no day/month ambiguity in this column"
@@ -743,6 +743,19 @@ def _amount_chain(src: pa.Array, native: np.ndarray) -> dict[str, object]:
             "ambig": ambig, "point": point, "comma": comma, "core": core}
 
 
+def _only(src: pa.Array, keep: np.ndarray) -> pa.Array:
+    """The string array ``src`` with the values where ``keep`` is False made missing: the
+    same buffers under a new validity bitmap (no copy of the texts); a filter-free stand-in
+    for ``src.filter(keep)`` whose results stay aligned with ``src``. Falls back to a copy
+    (``if_else``) for a sliced array or one with missing values already."""
+    if src.offset or src.null_count or not (pa.types.is_string(src.type) or pa.types.is_large_string(src.type)):
+        return pc.if_else(pa.array(keep), src, pa.scalar(None, src.type))
+    buffers = src.buffers()
+    bitmap = pa.py_buffer(np.packbits(keep, bitorder="little"))
+    return pa.Array.from_buffers(src.type, len(src), [bitmap, buffers[1], buffers[2]],
+                                 null_count=int(len(keep) - np.count_nonzero(keep)))
+
+
 def _is_number_like(uniq: np.ndarray) -> np.ndarray:
     return pd.Series(uniq, dtype=object).map(
         lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
@@ -787,6 +800,19 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     >>> parse_amounts(pd.Series(["($40.00)", "1,250.00", ""])).values.tolist()
     [-40.0, 1250.0, nan]
     """
+    parsed, codes, table = _parse_amounts(values, decimal=decimal, column=column, file=file, rows=rows)
+    if codes is None:
+        return parsed
+    curr = np.array(table + [None], dtype=object).take(codes)  # (code -1: the last entry, None)
+    return replace(parsed, currency=pd.Series(curr, index=parsed.values.index, name=values.name, dtype=object))
+
+
+def _parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str = "", file: str = "",
+                   rows=None) -> tuple[AmountParse, np.ndarray | None, list | None]:
+    """:func:`parse_amounts`, with the currency of each row as a code into a list of
+    currencies (``(parse, codes, currencies)``, code -1: none; ``parse.currency`` is then
+    None) so that a caller can build its currency column without one Python object per row.
+    ``codes`` is None when ``parse.currency`` is given instead."""
     if decimal is not None and decimal not in (".", ","):
         raise InputError(f"decimal must be '.' or ',', not {decimal!r}", file=file or None,
                          column=column or None, hint=_DECIMAL_HINT)
@@ -799,7 +825,7 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
                          name=values.name)
         return AmountParse(values=vals, failed=pd.Series(False, index=index),
                            currency=pd.Series(None, index=index, dtype=object),
-                           decimal=".", note="numbers already in the file")
+                           decimal=".", note="numbers already in the file"), None, None
 
     codes, uniques = _distinct(values)
     n = len(uniques)
@@ -837,13 +863,12 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
     comma = np.zeros(n, dtype=bool)
     fast_src = None
     if fast.any():
-        f_idx = np.flatnonzero(fast)
-        fast_src = src.filter(pa.array(fast)) if len(rest) else src
-        negs[f_idx] = (_bool(pc.starts_with(fast_src, "-")) | _bool(pc.starts_with(fast_src, "("))
-                       ).astype(np.int64)
-        code_id[f_idx] = np.where(_bool(pc.match_substring(fast_src, "$")), 0, -1)
-        point = np.zeros(n, dtype=bool)
-        point[f_idx] = _bool(pc.match_substring(fast_src, "."))
+        # the fast values alone: the others masked as missing (no copy of the texts), so
+        # every array below is over all values and needs no scatter
+        fast_src = src if not len(rest) else _only(src, fast)
+        negs = (_bool(pc.starts_with(fast_src, "-")) | _bool(pc.starts_with(fast_src, "("))).astype(np.int64)
+        code_id = np.where(_bool(pc.match_substring(fast_src, "$")), 0, -1).astype(np.int32)
+        point = _bool(pc.match_substring(fast_src, "."))
     else:
         point = np.zeros(n, dtype=bool)
     core_rest = None
@@ -923,7 +948,9 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
         clean = None
     if fast_src is not None:
         # fast values: strip the sign, "$" and brackets around the digits (all usable)
-        magnitude[fast] = _num(to_float(pc.utf8_trim(fast_src, characters="-$()")))
+        read = _num(to_float(pc.utf8_trim(fast_src, characters="-$()")))
+        magnitude = read if not len(rest) else np.where(fast, read, magnitude)
+        read = None
         fast_src = None
     sign = np.where(negs >= 1, -1.0, 1.0)
     parsed = np.where(usable, sign * magnitude, np.nan)
@@ -932,22 +959,28 @@ def parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str 
 
     # back to the rows: one take per result, the missing-value code -1 picking the extra
     # last element (NaN / blank / no currency)
-    take = np.where(codes >= 0, codes, n)
-    vals = np.append(out, np.nan).take(take)
-    blank_rows = np.append(blank, True).take(take)
+    if n == len(codes) and (not n or codes.min() >= 0):
+        # one distinct value per row, none missing: the codes are 0, 1, ... (values are
+        # numbered in order of appearance), the results are the rows' already
+        vals, blank_rows, cur_rows = out.copy(), blank, cur
+    else:
+        take = np.where(codes >= 0, codes, n)
+        vals = np.append(out, np.nan).take(take)
+        blank_rows = np.append(blank, True).take(take)
+        cur_rows = np.append(cur, -1).take(take)
+        take = None
     failed = ~np.isfinite(vals) & ~blank_rows
     vals[failed] = np.nan  # e.g. "1e999": too large for a number, as unknown as "abc"
-    curr = np.array(currencies + [None], dtype=object).take(np.append(cur, -1).take(take))
     if failed.any():
         note += (f"; {int(failed.sum())} value(s) could not be read as amounts{where}, e.g. "
                  f"{example(~np.isfinite(out) & ~blank)}")  # unreadable, or too large for a number
     return AmountParse(
         values=pd.Series(vals, index=index, name=values.name, dtype="float64"),
         failed=pd.Series(failed, index=index, name=values.name),
-        currency=pd.Series(curr, index=index, name=values.name, dtype=object),
+        currency=None,
         decimal=decimal,
         note=note,
-    )
+    ), cur_rows, currencies
 
 
 # --------------------------------------------------------------------------------------

@@ -29,8 +29,10 @@ from ..._memory import release_memory
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
+from ..._text import chunk_buffers
 from ..._text import text_buffers as _text_buffers
-from ..parsing import _may_need_trim, normalise_ids, parse_amounts, parse_date_columns, parse_flags
+from ..parsing import (_may_need_trim, _parse_amounts, normalise_ids, parse_amounts, parse_date_columns,
+                       parse_flags)
 from ..textio import _to_objects
 
 T = Transactions
@@ -487,7 +489,9 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     amount_pos = f.get(T.amount)
     amount_all = np.full(n, np.nan)
     amount_failed = np.zeros(n, dtype=bool)
-    currency_cell = np.full(n, None, dtype=object)
+    # currency found in the amount cell: a code into ``currency_names`` (-1: none)
+    currency_cell = np.full(n, -1, dtype=np.int32)
+    currency_names: list = []
     if amount_pos is not None:
         carry = np.zeros(n, dtype=bool)
         carry[layout.header_idx + 1:] = True
@@ -499,11 +503,14 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         is_data = ~is_rule[carry_idx]
         # the decimal separator is decided on data rows; structural rows reuse the decision
         on = carry_idx[is_data]
-        ap = parse_amounts(_text(rows_of(amount_pos, on)), decimal=layout.decimal, column=headers[amount_pos],
-                           file=file, rows=rows[on])
+        ap, cur_codes, cur_names = _parse_amounts(_text(rows_of(amount_pos, on)), decimal=layout.decimal,
+                                                  column=headers[amount_pos], file=file, rows=rows[on])
         amount_all[on] = ap.values.to_numpy(dtype=float)
         amount_failed[on] = ap.failed.to_numpy(dtype=bool)
-        currency_cell[on] = ap.currency.to_numpy(dtype=object) if isinstance(ap.currency, pd.Series) else ap.currency
+        if cur_codes is not None:
+            currency_cell[on] = cur_codes
+            currency_names = list(cur_names)
+        cur_codes = cur_names = None
         off = carry_idx[~is_data]
         if len(off):
             decided = ap.decimal if len(on) else layout.decimal
@@ -584,9 +591,10 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
 
             add(ragged, too_many)
 
-    kind = layout.kind.iloc[d].to_numpy(dtype=object, copy=True)
-    no_kind = pd.isna(kind)
-    kind[no_kind] = None
+    # kinds as codes into a small table (the last entry None: no kind), so that the checks
+    # and the output column look at the table, not at one Python object per row
+    kind, kind_table = _kind_codes(layout.kind, d)
+    no_kind = pd.isna(kind_table)[kind]
     if layout.kind_reason is not None:
         add(no_kind, lambda pos: layout.kind_reason(d[pos]))
     else:
@@ -645,7 +653,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
 
     # document id: required on invoices
     doc_label = headers[f[T.document_id]] if f.get(T.document_id) is not None else "invoice number"
-    is_invoice = kind == KIND_INVOICE
+    is_invoice = (kind_table == KIND_INVOICE)[kind]
     add(is_invoice & _empty(get[T.document_id]), f"missing invoice number in '{doc_label}'")
 
     # signs: magnitudes are stored; the kind carries the sign
@@ -653,7 +661,10 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     if layout.credits_by_sign:
         flip = neg & is_invoice
         if flip.any():
-            kind[flip] = KIND_CREDIT
+            if KIND_CREDIT not in kind_table[:-1]:
+                kind_table = np.concatenate([np.array([KIND_CREDIT], dtype=object), kind_table])
+                kind = kind + 1
+            kind[flip] = int(np.flatnonzero(kind_table[:-1] == KIND_CREDIT)[0])
             notes.append(f"{int(flip.sum())} row(s) with a negative amount read as credit notes")
     else:
         add(neg & is_invoice, "negative invoice amount: credit notes must be typed as credits")
@@ -685,10 +696,17 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
             dtype=bool, na_value=False)
         add(not_code, quoted(headers[f[T.currency]], get[T.currency],
                              "is not a three-letter currency code such as EUR, USD or GBP"))
-        currency = np.where(currency == "", currency_cell[d], currency)
+        found = np.array(currency_names + [None], dtype=object).take(currency_cell[d])
+        currency = np.where(currency == "", found, currency)
+        found = None
+        currency[pd.isna(currency)] = layout.currency or settings.default_currency
+        currency_table = None
     else:
+        # codes into a small table whose last entry (code -1) is the default: no Python
+        # object per row
         currency = currency_cell[d]
-    currency[pd.isna(currency)] = layout.currency or settings.default_currency
+        currency[currency < 0] = len(currency_names)
+        currency_table = np.array(currency_names + [layout.currency or settings.default_currency], dtype=object)
 
     rejected = reasons != ""
     keep_mask = ~rejected
@@ -747,7 +765,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     out[T.source] = _out_text(_sources(file, src_rows))
     out[T.file] = _out_repeat(file, len(keep))
     out[T.row] = src_rows
-    out[T.kind] = _out_text(kept(kind))
+    out[T.kind] = _kinds_text(kind_table, kept(kind))
     del kind
     out[T.document_id] = kept_ids(ids.pop(T.document_id))
     out[T.customer_id] = kept_ids(cust)
@@ -763,7 +781,8 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     del terms_days
     out[T.amount] = np.abs(kept(amount))
     del amount
-    out[T.currency] = _out_text(kept(currency))
+    out[T.currency] = _out_text(kept(currency)) if currency_table is None else _kinds_text(currency_table,
+                                                                                          kept(currency))
     del currency
     out[T.disputed] = kept(disputed)
     del disputed
@@ -792,11 +811,45 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
                       rows_read=n, notes=notes)
 
 
+def _kind_codes(kinds: pd.Series, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The kinds of the rows at positions ``d`` as (codes, table): ``table[codes]`` are
+    the kinds, the table's last entry None (no kind). Categorical kinds (see
+    :func:`kinds_of_column`) give their codes as they are; others are factorised."""
+    if isinstance(kinds.dtype, pd.CategoricalDtype):
+        codes = np.asarray(kinds.cat.codes.to_numpy()[d], dtype=np.int64)
+        table = list(kinds.cat.categories.astype(object))
+    else:
+        codes, uniq = pd.factorize(kinds.iloc[d].to_numpy(dtype=object), use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        table = list(np.asarray(uniq, dtype=object))
+    codes[codes < 0] = len(table)
+    return codes.astype(_code_type(len(table) + 2)), np.array(table + [None], dtype=object)
+
+
+def _code_type(size: int) -> type:
+    """The smallest integer type for codes into a table of ``size`` entries (memory: one
+    code per row)."""
+    return np.int8 if size < 2 ** 7 else np.int16 if size < 2 ** 15 else np.int32 if size < 2 ** 31 else np.int64
+
+
+def _kinds_text(table: np.ndarray, codes: np.ndarray) -> pd.Series | np.ndarray:
+    """The output text column ``table[codes]`` (kinds, currencies: :func:`_out_text`), built from
+    the small table without a Python object per row when the text dtype is Arrow-backed."""
+    if _text_dtype() is None:
+        return table.take(codes)
+    indices = pa.array(codes.astype(_code_type(len(table)), copy=False))
+    words = pa.array(table, type=pa.large_string(), from_pandas=True)
+    # decoding a dictionary array is a little faster than a take of the table
+    return _out_text(pa.DictionaryArray.from_arrays(indices, words).cast(pa.large_string()))
+
+
 def _sources(file: str, rows: np.ndarray) -> pa.Array:
     """``"file:row"`` for each row number, as an Arrow string array (built by Arrow:
-    formatting a million row numbers in Python dominates otherwise)."""
-    text = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(pa.scalar(file, pa.string()), text, ":")
+    formatting a million row numbers in Python dominates otherwise). The numbers' texts
+    get the prefix ``"file:"`` inserted (one pass, faster than joining two arrays), as a
+    large_string array: the storage of pandas' Arrow-backed text, so no conversion after."""
+    text = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.large_string())
+    return pc.binary_replace_slice(text, 0, 0, file + ":")
 
 
 def _text_dtype() -> pd.StringDtype | None:
@@ -826,7 +879,7 @@ def _out_repeat(text: str, n: int) -> pd.Series | np.ndarray:
     """One text value repeated ``n`` times, as :func:`_out_text` would give it."""
     if _text_dtype() is None:
         return np.full(n, text, dtype=object)
-    return _out_text(pa.repeat(pa.scalar(text, pa.string()), n) if n else pa.array([], pa.string()))
+    return _out_text(pa.repeat(pa.scalar(text, pa.large_string()), n) if n else pa.array([], pa.string()))
 
 
 _STR = pd.StringDtype("pyarrow")
@@ -889,12 +942,36 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _ids(values: pa.Array) -> pd.Series | np.ndarray:
     """Identifiers: cells are already stripped text (numbers from Excel/Parquet were
     normalised from their native values), so only blanks become missing. An output text
-    column (:func:`_out_text`); the cells themselves (no copy) when none is blank."""
+    column (:func:`_out_text`); the cells themselves (no copy) when none is blank, else
+    the cells under a validity bitmap that hides the blanks (:func:`_blanks_missing`)."""
     if len(values):
-        empty = pc.equal(values, "")
-        if pc.any(empty).as_py():
-            values = pc.if_else(empty, pa.scalar(None, pa.string()), values)
+        chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        if any(c.null_count for c in chunks) or not all(c.type == pa.string() for c in chunks):
+            empty = pc.equal(values, "")
+            if pc.any(empty).as_py():
+                values = pc.if_else(empty, pa.scalar(None, pa.string()), values)
+        else:
+            empty = _empty(values)
+            if empty.any():
+                values = _blanks_missing(chunks, empty)
     return _out_text(values)
+
+
+def _blanks_missing(chunks: list[pa.Array], empty: np.ndarray) -> pa.ChunkedArray:
+    """The string chunks (no missing cell in them) with the cells where ``empty`` made
+    missing: the same offsets and bytes under a new validity bitmap, no copy of the texts."""
+    out, at = [], 0
+    for chunk in chunks:
+        m = len(chunk)
+        bits = np.ones(chunk.offset + m, dtype=bool)
+        bits[chunk.offset:] = ~empty[at:at + m]
+        at += m
+        buffers = chunk.buffers()
+        out.append(pa.Array.from_buffers(chunk.type, m, [pa.py_buffer(np.packbits(bits, bitorder="little")),
+                                                         buffers[1], buffers[2]],
+                                         null_count=int(m - np.count_nonzero(bits[chunk.offset:])),
+                                         offset=chunk.offset))
+    return pa.chunked_array(out, type=pa.string())
 
 
 #: at most this many runs of rows are taken as zero-copy slices (else one filter copy)
@@ -922,9 +999,33 @@ def _pick(values: pa.Array | pa.ChunkedArray, idx: np.ndarray) -> pa.Array | pa.
     return values.filter(pa.array(mask))
 
 
+#: bytes of text checked at a time by :func:`_plain_spaces` (the checks stay in cache)
+_SPACE_BLOCK = 1 << 20
+
+
+def _plain_spaces(values: pa.Array | pa.ChunkedArray) -> bool:
+    """True when no cell can have white space to collapse: the bytes of the cells are all
+    ASCII and every byte up to 0x20 is a single space (no tab, line break, no-break space or
+    two white space characters in a row). Read from the Arrow buffers (one cheap pass, where
+    hashing the names costs more); False (look closer) for anything else."""
+    chunks = chunk_buffers(values)
+    if chunks is None:
+        return False
+    for _, offsets, data in chunks:
+        body = data[int(offsets[0]):int(offsets[-1])]
+        for a in range(0, len(body), _SPACE_BLOCK):
+            block = body[a:a + _SPACE_BLOCK + 1]  # one byte more: a pair across the blocks
+            if (block >= 0x80).any():
+                return False
+            low = block <= 0x20
+            if (low & (block != 0x20)).any() or (low[:-1] & low[1:]).any():
+                return False
+    return True
+
+
 def _squash_unique(values: pa.Array) -> pa.Array:
     """Collapse inner runs of white space (Arrow regex, only on the cells that have any)."""
-    if len(values) == 0:
+    if len(values) == 0 or _plain_spaces(values):
         return values
     pattern = r"\s\s|[\t\r\n\xa0]"
     if not pc.any(pc.match_substring_regex(pc.unique(values), pattern)).as_py():
@@ -951,9 +1052,20 @@ def kinds_of_column(cells, pos: int, table: dict[str, str]) -> pd.Series:
     """:func:`kinds_from_values` of the grid column at ``pos`` (cells frame or ArrowCells)."""
     if not isinstance(cells, ArrowCells):
         return kinds_from_values(cells.iloc[:, pos], table)
-    (kinds,) = _per_distinct(cells.columns[pos], lambda uniq: (
-        np.array([table.get(norm_header(u)) for u in uniq] + [None], dtype=object)[:len(uniq)],))
-    return pd.Series(kinds.astype(object, copy=False), index=pd.RangeIndex(len(cells)), dtype=object)
+    # per distinct cell: the code of its kind among the kinds found (-1: none); the rows
+    # take the codes (a categorical: no Python object per row)
+    found: list[str] = []
+
+    def codes_of(uniq):
+        kinds = [table.get(norm_header(u)) for u in uniq]
+        for k in kinds:
+            if k is not None and k not in found:
+                found.append(k)
+        return (np.array([found.index(k) if k is not None else -1 for k in kinds], dtype=np.int64),)
+
+    (codes,) = _per_distinct(cells.columns[pos], codes_of)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(found, dtype=object)),
+                     index=pd.RangeIndex(len(cells)))
 
 
 def cell_reasons(cells, pos: int, template: str) -> Callable[[np.ndarray], np.ndarray]:
