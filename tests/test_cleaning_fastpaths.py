@@ -438,3 +438,21 @@ def test_clean_outputs_are_in_the_canonical_order(seed):
         assert len(frame) > 0
         pd.testing.assert_frame_equal(
             frame, frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True))
+
+
+def test_one_chunk_keeps_values_and_dtype():
+    """Text in several Arrow chunks (as the reader gives it) becomes one chunk with the same
+    values, missing values and dtype; other columns are left alone."""
+    if not isinstance(_STR, pd.StringDtype):
+        pytest.skip("text is not Arrow-backed on this pandas")
+    import pyarrow as pa
+
+    parts = pa.chunked_array([pa.array(x, type=pa.large_string()) for x in (["a", None, "é"], [], ["b"])])
+    s = pd.Series(pd.array(["a", None, "é", "b"], dtype=_STR))
+    s = pd.Series(s.array._from_pyarrow_array(parts) if hasattr(s.array, "_from_pyarrow_array") else type(s.array)(parts))
+    assert s.array._pa_array.num_chunks == 3
+    got = C._one_chunk(s)
+    assert got.array._pa_array.num_chunks == 1 and got.dtype == s.dtype
+    pd.testing.assert_series_equal(got, s)
+    nums = pd.Series([1.0, 2.0])
+    assert C._one_chunk(nums) is nums

@@ -354,7 +354,9 @@ def _mark(w: pd.DataFrame, mask: pd.Series, fate: str, *, rule=None, reason=None
         # row of a large frame for a missing fate is the costly part
         m = mask.to_numpy(dtype=bool, copy=True)
         at = np.flatnonzero(m)
-        m[at] = pd.isna(w[_FATE].to_numpy(dtype=object)[at])
+        now = w[_FATE]
+        m[at] = (np.asarray(now.cat.codes)[at] < 0 if isinstance(now.dtype, pd.CategoricalDtype)
+                 else pd.isna(now.to_numpy(dtype=object)[at]))
         m = pd.Series(m, index=w.index)
     else:
         m = mask & _live(w)
@@ -458,6 +460,8 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
             w[col] = np.nan
     for col in (T.document_id, T.customer_id, T.customer_name, T.applied_to, T.line_of, T.currency):
         w[col] = _stripped(w[col])
+    for col in _TX_COLUMNS:
+        w[col] = _one_chunk(w[col])
     w[T.currency] = _strings(w[T.currency].str.upper().fillna(settings.default_currency))
     w[T.amount] = w[T.amount].astype(float)
     w[T.open_amount] = w[T.open_amount].astype(float)
@@ -493,9 +497,26 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
     w[_DOC], w[_REF] = _joint_codes(w[T.document_id], w[T.applied_to])
     w[_CUST] = _codes(w[T.customer_id])
     w[_CUR] = _codes(w[T.currency])
-    for col in (_FATE, _RULE, _REASON, _INTO):
+    # the fate as a categorical (live rows missing): rules test it for missing on every row,
+    # which for Python objects was the slow part of marking
+    w[_FATE] = pd.Series(pd.Categorical.from_codes(np.full(len(w), -1, dtype=np.int8), categories=[_MERGED, _REJECTED]),
+                         index=w.index)
+    for col in (_RULE, _REASON, _INTO):
         w[col] = pd.Series(np.full(len(w), None, dtype=object), index=w.index, dtype=object)
     return w
+
+
+def _one_chunk(s: pd.Series) -> pd.Series:
+    """Arrow-backed text as one chunk (the reader's columns come in blocks): Arrow's take
+    from a chunked array first joins its chunks, which made each of the cleaning's many
+    takes (even of a few rows) copy the whole column. Other columns are returned as they are."""
+    a = s.array
+    chunked = getattr(a, "_pa_array", None)
+    if not isinstance(chunked, pa.ChunkedArray) or chunked.num_chunks < 2 or not isinstance(s.dtype, pd.StringDtype):
+        return s
+    joined = pa.chunked_array([chunked.combine_chunks()], type=chunked.type)
+    a = a._from_pyarrow_array(joined) if hasattr(a, "_from_pyarrow_array") else type(a)(joined)
+    return pd.Series(a, index=s.index, name=s.name)
 
 
 def _stripped(values: pd.Series) -> pd.Series:
@@ -2034,13 +2055,13 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     # ---- the three destinations of every input row (the fates are final now). The merged and
     # rejected rows are built first, so that the working frame can shrink to the columns the
     # invoices and cash rows are built from, then go before the allocation (memory)
-    fate = w[_FATE].to_numpy(dtype=object)
-    is_kept = pd.isna(fate)
-    m = w[fate == _MERGED]
+    fate = w[_FATE]
+    is_kept = fate.isna().to_numpy(dtype=bool)
+    m = w[(fate == _MERGED).to_numpy(dtype=bool)]
     merged = pd.DataFrame({
         "file": _strings(m[T.file]), "row": m[T.row].astype("int64"), "rule": _strings(m[_RULE]),
         "amount": m[T.amount].astype(float), "into": _strings(m[_INTO])}).reset_index(drop=True)
-    r = w[fate == _REJECTED]
+    r = w[(fate == _REJECTED).to_numpy(dtype=bool)]
     rejects = pd.DataFrame({
         Rejects.source: _strings(r[T.source]), Rejects.file: _strings(r[T.file]),
         Rejects.row: r[T.row].astype("int64"), Rejects.reason: _strings(r[_REASON]),
