@@ -95,3 +95,12 @@ def test_dictionary_codes_number_in_order_of_first_appearance():
     values = pd.Series(["b", None, "a", "b", "é", "a"], dtype="str")
     (codes,) = dictionary_codes(values)
     np.testing.assert_array_equal(codes, pd.factorize(values.astype(object))[0])
+
+
+def test_byte_words_of_the_valid_texts_only():
+    values = pa.chunked_array([pa.array(["b", None, "abc"]), pa.array([None, "zz", ""])])
+    words, valid = byte_words(values)
+    few, same = byte_words(values, valid_only=True)
+    np.testing.assert_array_equal(valid, same)
+    np.testing.assert_array_equal(few[0], words[0][valid])
+    assert len(few[0]) == 4

@@ -16,7 +16,6 @@ import pyarrow as pa
 #: hashed by Arrow
 MAX_WORD_BYTES = 32
 
-_ROWS_PER_PASS = 1 << 20  # rows spread into words at a time (bounds the working memory)
 
 
 def text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
@@ -58,30 +57,30 @@ def _valid(chunk: pa.Array) -> np.ndarray:
     return np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _spread(offsets: np.ndarray, data: np.ndarray, lens: np.ndarray, out: np.ndarray) -> None:
-    """Write the bytes of each cell into its row of ``out`` (zeros, one row of ``width``
-    bytes per cell, uint8), zero-padded."""
-    n, width = out.shape
-    flat = out.reshape(-1)
-    for a in range(0, n, _ROWS_PER_PASS):
-        b = min(n, a + _ROWS_PER_PASS)
-        lo, hi = int(offsets[a]), int(offsets[b])
-        body = data[lo:hi]
-        if hi == lo:
-            continue
-        ln = lens[a:b]
-        cut = int(ln.max())
-        filled = ln > 0
-        if (ln[filled] == cut).all():  # cells of one length or empty (the usual case): a reshape
-            out[a:b][filled, :cut] = body.reshape(-1, cut)
-            continue
-        # byte k of the body goes to row r (its cell), column k - start of r
-        shift = np.arange(a, b, dtype=np.int64) * width - (offsets[a:b] - lo)
-        flat[np.arange(hi - lo, dtype=np.int64) + np.repeat(shift, ln)] = body
+#: MASKS[k]: the first k bytes of a big-endian 64-bit word
+_MASKS = np.array([0] + [((1 << 64) - 1) ^ ((1 << (8 * (8 - k))) - 1) for k in range(1, 9)], dtype=np.uint64)
+
+
+def _words(offsets: np.ndarray, data: np.ndarray, lens: np.ndarray, count: int,
+           keep: np.ndarray | None = None) -> list[np.ndarray]:
+    """``count`` big-endian words of each cell (its bytes zero-padded), or of the cells where
+    ``keep`` only, read as 8-byte windows at the cells' starts (a strided view over the
+    bytes: no index matrix, no scatter) and masked to the cell's length."""
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    body = np.zeros(hi - lo + 8 * count + 8, dtype=np.uint8)  # zero tail: windows past the end
+    body[:hi - lo] = data[lo:hi]
+    windows = np.lib.stride_tricks.as_strided(body, shape=(len(body) - 7, 8), strides=(1, 1), writeable=False)
+    starts = offsets[:-1] - lo if keep is None else offsets[:-1][keep] - lo
+    lens = (lens if keep is None else lens[keep]).astype(np.int8)  # at most 32 bytes: small integers are faster
+    out = []
+    for j in range(count):
+        word = windows[starts + 8 * j].view(">u8").reshape(-1).astype(np.uint64)
+        word &= _MASKS[np.clip(lens - np.int8(8 * j), 0, 8)]
+        out.append(word)
     return out
 
 
-def byte_words(values, max_bytes: int = 16) -> tuple[list[np.ndarray], np.ndarray] | None:
+def byte_words(values, max_bytes: int = 16, *, valid_only: bool = False) -> tuple[list[np.ndarray], np.ndarray] | None:
     """Each text as big-endian unsigned 64-bit words of its UTF-8 bytes, zero-padded.
 
     Parameters
@@ -89,6 +88,9 @@ def byte_words(values, max_bytes: int = 16) -> tuple[list[np.ndarray], np.ndarra
     values : pyarrow string array (chunked or not)
     max_bytes : int
         The longest text read this way.
+    valid_only : bool
+        Give words for the texts that are not missing only (``words[j][k]`` is then the
+        k-th such text's): less to read when many are missing.
 
     Returns
     -------
@@ -115,27 +117,21 @@ def byte_words(values, max_bytes: int = 16) -> tuple[list[np.ndarray], np.ndarra
     longest = max((int(p[2].max()) for p in parts if len(p[2])), default=0)
     if longest > max_bytes:
         return None
-    width = 8 * max(1, -(-longest // 8))
-    spread = np.zeros((sum(len(p[2]) for p in parts), width), dtype=np.uint8)
-    at = 0
+    count = max(1, -(-longest // 8))
+    parts_words, valid_all = [], []
     for offsets, data, lens, valid in parts:
         if len(lens) == 0:
             continue
-        if not valid.all() and (np.diff(offsets)[~valid] > 0).any():
-            # missing cells that own bytes: the bytes are dropped, the cells made empty
-            keep = np.repeat(valid, np.diff(offsets))
-            data = data[int(offsets[0]):int(offsets[-1])][keep]
-            offsets = np.concatenate([[0], np.cumsum(lens)])
-        elif offsets[0] or offsets[-1] != len(data):  # a window of the buffer
-            data = data[int(offsets[0]):int(offsets[-1])]
-            offsets = offsets - offsets[0]
-        if (data == 0).any():
+        body = data[int(offsets[0]):int(offsets[-1])]
+        if (body == 0).any():  # (bytes of missing cells too: on the safe side)
             return None
-        _spread(offsets, data, lens, spread[at:at + len(lens)])
-        at += len(lens)
-    valid = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, dtype=bool)
-    words = spread.view(">u8")
-    return [words[:, j].astype(np.uint64) for j in range(words.shape[1])], valid
+        parts_words.append(_words(offsets, data, lens, count, valid if valid_only and not valid.all() else None))
+        valid_all.append(valid)
+    if not parts_words:
+        return [np.zeros(0, dtype=np.uint64) for _ in range(count)], np.zeros(0, dtype=bool)
+    if len(parts_words) == 1:
+        return parts_words[0], valid_all[0]
+    return [np.concatenate([p[j] for p in parts_words]) for j in range(count)], np.concatenate(valid_all)
 
 
 def _factorize_words(words: list[np.ndarray]) -> np.ndarray:
@@ -218,7 +214,7 @@ def text_codes(*columns) -> list[np.ndarray] | None:
     arrays = _arrow_columns(columns)
     if arrays is None:
         return None
-    spread = byte_words(_joined(arrays), max_bytes=MAX_WORD_BYTES)
+    spread = byte_words(_joined(arrays), max_bytes=MAX_WORD_BYTES, valid_only=True)
     if spread is None:
         return dictionary_codes(*arrays)
     words, valid = spread
@@ -227,5 +223,5 @@ def text_codes(*columns) -> list[np.ndarray] | None:
     else:
         codes = np.full(len(valid), -1, dtype=np.int64)
         if valid.any():
-            codes[valid] = _factorize_words([w[valid] for w in words])
+            codes[valid] = _factorize_words(words)
     return _split(codes, arrays)

@@ -460,8 +460,8 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
             w[col] = np.nan
     for col in (T.document_id, T.customer_id, T.customer_name, T.applied_to, T.line_of, T.currency):
         w[col] = _stripped(w[col])
-    for col in _TX_COLUMNS:
-        w[col] = _one_chunk(w[col])
+    for col in (T.document_id, T.applied_to, T.line_of, T.customer_id, T.customer_name, T.currency, T.kind):
+        w[col] = _one_chunk(w[col])  # the text taken most (file and source: long texts, taken as they are)
     w[T.currency] = _strings(w[T.currency].str.upper().fillna(settings.default_currency))
     w[T.amount] = w[T.amount].astype(float)
     w[T.open_amount] = w[T.open_amount].astype(float)
