@@ -16,21 +16,25 @@ import pyarrow.compute as pc
 from .schema import Invoices, Payments
 
 def stable_argsort(key) -> np.ndarray:
-    """``np.argsort(key, kind="stable")``, faster for integer keys spanning fewer than 2**32
-    values (codes, ranks, positions, days): numpy sorts 16-bit integers by radix sort, so
-    such keys are sorted in two stable passes, by their low then their high 16 bits (about
-    twice as fast as numpy's stable sort of int64 on a million rows)."""
+    """``np.argsort(key, kind="stable")``, faster for integer keys spanning fewer than 2**48
+    values (codes, ranks, positions, days and their combinations): numpy sorts 16-bit
+    integers by radix sort, so such keys are sorted in stable passes over their 16-bit
+    digits, lowest first (two passes: about twice as fast as numpy's stable sort of int64
+    on a million rows; three: still faster)."""
     k = np.asarray(key)
     if k.dtype.kind not in "iu" or len(k) < 1 << 16:
         return np.argsort(k, kind="stable")
     lo, hi = int(k.min()), int(k.max())
-    if hi - lo >= 1 << 32:
+    span = hi - lo
+    if span >= 1 << 48:
         return np.argsort(k, kind="stable")
-    u = (k - k.dtype.type(lo)).astype(np.uint32) if k.dtype.kind == "u" else (k.astype(np.int64) - lo).astype(np.uint32)
-    if hi - lo < 1 << 16:
-        return np.argsort(u.astype(np.uint16), kind="stable")
-    first = np.argsort((u & 0xFFFF).astype(np.uint16), kind="stable")
-    return first[np.argsort((u[first] >> 16).astype(np.uint16), kind="stable")]
+    u = (k - k.dtype.type(lo)).astype(np.uint64) if k.dtype.kind == "u" else (k.astype(np.int64) - lo).astype(np.uint64)
+    order = np.argsort((u & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while span >> shift:
+        order = order[np.argsort(((u[order] >> np.uint64(shift)) & 0xFFFF).astype(np.uint16), kind="stable")]
+        shift += 16
+    return order
 
 
 _INVOICE_KEYS = [Invoices.customer_id, Invoices.invoice_date, Invoices.invoice_id]

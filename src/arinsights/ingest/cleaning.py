@@ -123,6 +123,7 @@ _OPEN_GIVEN = "_open_amount"
 _BEFORE_SNAP = "_paid_before_snapshot"
 _INV = "_inv"  # position of the allocated invoice in the invoices frame (-1: unapplied)
 _KIND = "_kind"  # code of kind in the cash frame (equal codes, equal kinds)
+_PID = "_pid"  # in the cash frame: rank of (payment_date, payment_id) in its order (equal pairs, equal ranks)
 _SEQ = "_seq"  # the allocation order of a payment row (paid_dates adds allocations up in it)
 _CPOS = "_cpos"  # position of the payment/credit row in the cash frame (-1: settlement-date payment)
 
@@ -1248,6 +1249,16 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     order = _stable_order([date, lambda t: payment_id(pos[t]), lambda t: _take(w[T.source], pos[t])])
     pos = pos[order]
     release_memory()  # the sort's working memory, before the columns are taken (memory)
+    # (payment date, payment number) pairs numbered in this order: equal pairs are next to
+    # each other, so a new number starts where the date or the number (its code; a missing
+    # number is replaced by the row's own source) changes
+    day = date.to_numpy()[order]
+    doc_code = _code(w, _DOC)[pos]
+    new = np.ones(len(pos), dtype=bool)
+    if len(pos) > 1:
+        new[1:] = (day[1:] != day[:-1]) | (doc_code[1:] != doc_code[:-1]) | (doc_code[1:] < 0)
+    pid_rank = np.cumsum(new) - 1
+    del day, doc_code, new
     amount = _take(w[T.amount], pos).astype(float)
     snapshot = _take(w[T.snapshot_date], pos)
     snap_open = _take(w[T.open_amount], pos).abs().where(snapshot.notna())
@@ -1275,6 +1286,7 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
         _CUST: _code(w, _CUST)[pos],
         _CUR: _code(w, _CUR)[pos],
         _KIND: kind[pos],
+        _PID: pid_rank,
     }, copy=False)  # fresh columns: no copy into blocks
 
 
@@ -1821,7 +1833,12 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     if len(present):
         rank[present] = _dense_rank(take(settled[Payments.customer_id], cash[Payments.customer_id], first[present]))
     cust_rank, day = rank[np.where(known, k, size)], date.to_numpy()[src[rows]]
-    lead = _combined_key([cust_rank, day])
+    if ns == 0 and _PID in cash.columns:
+        # only cash rows: their (date, number) rank from the cash order replaces comparing
+        # the dates and then the numbers as text
+        lead = _combined_key([cust_rank, cash[_PID].to_numpy()[src[rows]]])
+    else:
+        lead = _combined_key([cust_rank, day])
     if lead is None:  # dates not as datetime64 (mixed types): ranked as pandas compares them
         day_rank = _dense_rank(pd.Series(day))
         lead = cust_rank * (int(day_rank.max(initial=0)) + 1) + day_rank
