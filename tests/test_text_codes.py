@@ -104,3 +104,13 @@ def test_byte_words_of_the_valid_texts_only():
     np.testing.assert_array_equal(valid, same)
     np.testing.assert_array_equal(few[0], words[0][valid])
     assert len(few[0]) == 4
+
+
+def test_byte_words_of_long_texts_when_asked():
+    """Texts longer than 127 bytes read as words when max_bytes allows (lengths beyond a
+    small integer type)."""
+    texts = ["a" * 130, "a" * 129, "b", "a" * 130 + "b"]
+    words, valid = byte_words(pa.array(texts), max_bytes=200)
+    order = np.lexsort(tuple(words[::-1]))
+    assert [texts[i] for i in order] == sorted(texts)
+    assert len(words) == 17 and valid.all()

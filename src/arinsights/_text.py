@@ -17,7 +17,6 @@ import pyarrow as pa
 MAX_WORD_BYTES = 32
 
 
-
 def text_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """The offsets (int64, ``len(chunk) + 1`` of them: the chunk's own window) and the data
     bytes (uint8, the whole buffer; empty when no cell has any) of a string or large_string
@@ -71,11 +70,12 @@ def _words(offsets: np.ndarray, data: np.ndarray, lens: np.ndarray, count: int,
     body[:hi - lo] = data[lo:hi]
     windows = np.lib.stride_tricks.as_strided(body, shape=(len(body) - 7, 8), strides=(1, 1), writeable=False)
     starts = offsets[:-1] - lo if keep is None else offsets[:-1][keep] - lo
-    lens = (lens if keep is None else lens[keep]).astype(np.int8)  # at most 32 bytes: small integers are faster
+    small = np.int8 if 8 * count < 128 else np.int64  # short texts: small integers are faster
+    lens = (lens if keep is None else lens[keep]).astype(small)
     out = []
     for j in range(count):
         word = windows[starts + 8 * j].view(">u8").reshape(-1).astype(np.uint64)
-        word &= _MASKS[np.clip(lens - np.int8(8 * j), 0, 8)]
+        word &= _MASKS[np.clip(lens - small(8 * j), 0, 8)]
         out.append(word)
     return out
 
