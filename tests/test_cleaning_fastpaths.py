@@ -456,3 +456,25 @@ def test_one_chunk_keeps_values_and_dtype():
     pd.testing.assert_series_equal(got, s)
     nums = pd.Series([1.0, 2.0])
     assert C._one_chunk(nums) is nums
+
+
+def test_payments_without_a_date_still_come_in_the_canonical_order():
+    """Undated payments are rejected by the pipeline, but allocate_payments called on such
+    rows still orders them canonically (missing dates tie with each other, last)."""
+    from arinsights._order import _PAYMENT_KEYS
+
+    tx = _ledger_rows(np.random.default_rng(8))
+    cash_rows = tx["kind"] != "invoice"
+    tx["document_date"] = tx["document_date"].where(~cash_rows | (np.arange(len(tx)) % 4 != 0))
+    tx.loc[cash_rows & (np.arange(len(tx)) % 4 == 0), "document_id"] = "P-SAME"
+    tx.loc[cash_rows & (np.arange(len(tx)) % 4 == 0), "customer_id"] = "A"
+    w = C.prepare_transactions(tx)
+    inv = C.build_invoices(w).drop_duplicates("invoice_id").reset_index(drop=True)
+    cash = C._cash_rows(w)
+    assert cash["payment_date"].isna().sum() > 1
+    settled = C.settlement_payments(inv.assign(**{C._SETTLED: pd.NaT}))
+    pay, _ = C.allocate_payments(inv, cash, settled)
+    undated = pay[pay["payment_date"].isna()]
+    assert len(undated) > 1 and undated["invoice_id"].nunique() > 1
+    canonical = pay.sort_values(_PAYMENT_KEYS, kind="mergesort", na_position="last", ignore_index=True)
+    pd.testing.assert_frame_equal(pay, canonical)

@@ -1253,6 +1253,8 @@ def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
     # each other, so a new number starts where the date or the number (its code; a missing
     # number is replaced by the row's own source) changes
     day = date.to_numpy()[order]
+    if day.dtype.kind == "M":
+        day = day.view("int64")  # missing dates equal each other, as the canonical sort has them
     doc_code = _code(w, _DOC)[pos]
     new = np.ones(len(pos), dtype=bool)
     if len(pos) > 1:
