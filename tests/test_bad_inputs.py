@@ -113,6 +113,53 @@ def test_ambiguous_dates_load_with_settings_date_order(tmp_path):
     assert led.invoices[Invoices.invoice_date].iloc[0] == pd.Timestamp("2025-03-02")
 
 
+# yy-mm-dd export, 2023-2025 (year-first by hand: 24-07-15 = 15 Jul 2024, 24-08-14 = 14 Aug 2024,
+# 23-11-02 = 2 Nov 2023, 23-12-02 = 2 Dec 2023, 25-01-30 = 30 Jan 2025, 25-03-01 = 1 Mar 2025)
+_YY_MM_DD = INV + ("I-1,Acme,24-07-15,24-08-14,100.00,EUR\n"
+                   "I-2,Acme,23-11-02,23-12-02,50.00,EUR\n"
+                   "I-3,Bolt,25-01-30,25-03-01,25.00,EUR\n")
+
+
+def test_year_first_dates_stop_the_load_with_both_readings(tmp_path):
+    # read day-first these would be 24 July 2015, 23 Nov 2002, 30 Jan 2025: silently wrong
+    p = write(tmp_path, _YY_MM_DD)
+    with pytest.raises(InputError) as err:
+        load_ledger(p)
+    msg = str(err.value)
+    assert "ledger.csv" in msg and "'Invoice Date'" in msg and "'24-07-15' (row 2)" in msg
+    assert "24 July 2015 read day-first" in msg and "15 July 2024 read year-first" in msg
+    assert 'date_order = "yearfirst"' in msg
+
+
+def test_year_first_dates_load_once_the_mapping_says_yearfirst(tmp_path):
+    p = write(tmp_path, _YY_MM_DD)
+    m = write(tmp_path, 'layout = "invoices"\ndate_order = "yearfirst"\n[columns]\ndocument_id = "Invoice Number"\n'
+                        'customer_id = "Customer"\ndocument_date = "Invoice Date"\ndue_date = "Due Date"\n'
+                        'amount = "Amount"\ncurrency = "Currency"\n', "mapping.toml")
+    led = load_ledger(p, mapping=m)
+    inv = led.invoices.set_index(Invoices.invoice_id)
+    assert inv.loc["I-1", Invoices.invoice_date] == pd.Timestamp("2024-07-15")
+    assert inv.loc["I-1", Invoices.due_date] == pd.Timestamp("2024-08-14")
+    assert inv.loc["I-2", Invoices.invoice_date] == pd.Timestamp("2023-11-02")
+    assert inv.loc["I-3", Invoices.due_date] == pd.Timestamp("2025-03-01")
+    assert any("year-first (yy-mm-dd) as configured" in n for n in led.notes)
+    check_reconciles(led, rows_read=4, kept=3, merged=0, skipped=1, rejected=0, amount_read=175.0)
+
+
+def test_year_first_dates_load_with_settings_date_order(tmp_path):
+    from arinsights.settings import Settings
+
+    p = write(tmp_path, _YY_MM_DD)
+    led = load_ledger(p, settings=Settings().replace(ingest={"date_order": "yearfirst"}))
+    inv = led.invoices.set_index(Invoices.invoice_id)
+    assert inv.loc["I-3", Invoices.invoice_date] == pd.Timestamp("2025-01-30")
+    # stated year-first but the file is dd-mm-yyyy: the setting is contradicted, named as such
+    q = write(tmp_path, INV + "I-1,Acme,15-07-2024,14-08-2024,100.00,EUR\n", "dmy.csv")
+    with pytest.raises(InputError) as err:
+        load_ledger(q, settings=Settings().replace(ingest={"date_order": "yearfirst"}))
+    assert "dmy.csv" in str(err.value) and "date_order is 'yearfirst' but '15-07-2024'" in str(err.value)
+
+
 def test_excel_with_several_sheets_loads_with_the_sheet_named_in_a_mapping(tmp_path):
     # the fix the several-sheets message proposes: sheet = "Invoices" in a mapping file
     paths, _ = corpus.materialise(corpus.CASES["excel_several_sheets"], tmp_path)

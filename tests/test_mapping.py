@@ -37,6 +37,11 @@ def test_lower_case_currency_is_upper_cased():
     assert mapping_from_dict({**GOOD, "currency": "eur"}).currency == "EUR"
 
 
+@pytest.mark.parametrize("order", ["dayfirst", "monthfirst", "yearfirst"])
+def test_every_date_order_is_accepted(order):
+    assert mapping_from_dict({**GOOD, "date_order": order}).date_order == order
+
+
 @pytest.mark.parametrize("change,expected", [
     ({"colums": {}}, "unknown key(s) ['colums']"),
     ({"layout": "ledger"}, "unknown layout 'ledger'"),
@@ -48,7 +53,7 @@ def test_lower_case_currency_is_upper_cased():
      "missing the required field(s) ['document_date'] for layout 'invoices'"),
     ({"header_row": 0}, "header_row must be a whole number from 1"),
     ({"header_row": "2"}, "header_row must be a whole number from 1"),
-    ({"date_order": "dmy"}, 'date_order must be "dayfirst" or "monthfirst"'),
+    ({"date_order": "dmy"}, 'date_order must be "dayfirst", "monthfirst" or "yearfirst" (yy-mm-dd)'),
     ({"decimal": ";"}, 'decimal must be "." or ","'),
     ({"currency": "EURO"}, "currency must be a three-letter code"),
     ({"sheet": 1}, "sheet must be a sheet name in quotes"),

@@ -21,6 +21,7 @@ from arinsights.errors import InputError
 from arinsights.ingest.parsing import (
     DAYFIRST,
     MONTHFIRST,
+    YEARFIRST,
     normalise_ids,
     parse_amounts,
     parse_date_columns,
@@ -274,6 +275,152 @@ def test_many_repeated_dates_are_vectorised():
     res = parse_dates(raw)
     assert res.values.iloc[:3].tolist()[:2] == [D("2025-03-17"), D("2025-04-01")]
     assert int(res.values.isna().sum()) == 66_667 and not res.failed.any()
+
+
+# ---------------------------------------------------------------- year-first (yy-mm-dd)
+# A realistic ledger written yy-mm-dd, 2023-2025: invoice dates and due dates ~30 days later.
+# Hand-read year-first: 23-11-02 = 2 Nov 2023, 23-12-02 = 2 Dec 2023, 24-02-29 = 29 Feb 2024,
+# 24-03-30 = 30 Mar 2024, 24-07-15 = 15 Jul 2024, 24-08-14 = 14 Aug 2024, 25-01-30 = 30 Jan
+# 2025, 25-03-01 = 1 Mar 2025, 25-05-09 = 9 May 2025, 25-06-08 = 8 Jun 2025. Read day-first,
+# 24-07-15 would be 24 July 2015 and the "years" would run 2001-2030 (the days of the month).
+_YF_INV = ["24-07-15", "23-11-02", "25-01-30", "24-02-29", "25-05-09"]
+_YF_DUE = ["24-08-14", "23-12-02", "25-03-01", "24-03-30", "25-06-08"]
+_YF_INV_DATES = [D("2024-07-15"), D("2023-11-02"), D("2025-01-30"), D("2024-02-29"), D("2025-05-09")]
+_YF_DUE_DATES = [D("2024-08-14"), D("2023-12-02"), D("2025-03-01"), D("2024-03-30"), D("2025-06-08")]
+
+
+def test_yearfirst_ledger_without_an_order_is_an_error_showing_both_readings():
+    frame = pd.DataFrame({"InvoiceDate": _YF_INV, "DueDate": _YF_DUE})
+    with pytest.raises(InputError) as err:
+        parse_date_columns(frame, ["InvoiceDate", "DueDate"], file="erp.csv", rows=[2, 3, 4, 5, 6])
+    msg = str(err.value)
+    assert "erp.csv" in msg and "'InvoiceDate'" in msg and "'DueDate'" in msg
+    assert "'24-07-15' (row 2)" in msg
+    assert "24 July 2015 read day-first" in msg and "15 July 2024 read year-first" in msg
+    assert "2023-2025" in msg  # the year-first reading's years
+    assert 'date_order = "yearfirst"' in msg
+    assert 'Settings().replace(ingest={"date_order": "yearfirst"})' in msg
+    assert '"dayfirst"' in msg  # ... or confirm the other reading
+    # one column alone is enough to see it
+    with pytest.raises(InputError, match="year-first"):
+        parse_dates(pd.Series(_YF_INV), column="InvoiceDate")
+
+
+@pytest.mark.parametrize("sep", ["-", "/", "."])
+def test_stated_yearfirst_reads_yy_mm_dd_with_any_separator(sep):
+    frame = pd.DataFrame({"InvoiceDate": [t.replace("-", sep) for t in _YF_INV],
+                          "DueDate": [t.replace("-", sep) for t in _YF_DUE],
+                          "Created": ["2024-07-15", "2023-11-02T10:00:00", "", "2024-02-29", "20250509"]})
+    res = parse_date_columns(frame, ["InvoiceDate", "DueDate", "Created"], order=YEARFIRST)
+    assert res["InvoiceDate"].values.tolist() == _YF_INV_DATES
+    assert res["DueDate"].values.tolist() == _YF_DUE_DATES
+    # four-digit-year ISO (and yyyymmdd) dates are order-free: read the same
+    assert res["Created"].values.tolist()[:2] == [D("2024-07-15"), D("2023-11-02")]
+    assert res["Created"].values.tolist()[3:] == [D("2024-02-29"), D("2025-05-09")]
+    assert not any(r.failed.any() for r in res.values())
+    assert res["InvoiceDate"].order == YEARFIRST == "yearfirst" and res["Created"].order is None
+    note = res["InvoiceDate"].note
+    assert "year-first (yy-mm-dd) as configured" in note and "is 15 July 2024" in note
+
+
+def test_stated_yearfirst_from_settings_reads_years_2000_to_2012_too():
+    # 2000-2012 put a value <= 12 first: without an order it is the usual ambiguous error;
+    # stated year-first: 05-03-17 = 17 March 2005, 12-12-31 = 31 December 2012, 00-01-09 = 9 Jan 2000
+    raw = pd.Series(["05-03-17", "12-12-31", "00-01-09"])
+    order = Settings().replace(ingest={"date_order": "yearfirst"}).ingest.date_order
+    assert parse_dates(raw, order=order).values.tolist() == [D("2005-03-17"), D("2012-12-31"), D("2000-01-09")]
+
+
+def test_two_digit_day_first_and_month_first_ledgers_read_as_before():
+    # dd-mm-yy over 2023-2025, zero-padded, so every value is also a valid yy-mm-dd date
+    # (01-02-23 would be 23 Feb 2001): the day/month reading spans 2 years, so no new error.
+    # Hand-read day-first: 17-03-23 = 17 Mar 2023, 01-02-24 = 1 Feb 2024, 28-12-24 = 28 Dec 2024,
+    # 05-06-25 = 5 Jun 2025, 31-01-25 = 31 Jan 2025.
+    frame = pd.DataFrame({"InvoiceDate": ["17-03-23", "01-02-24", "28-12-24"],
+                          "DueDate": ["05-06-25", "31-01-25", "01-02-24"]})
+    res = parse_date_columns(frame, ["InvoiceDate", "DueDate"])
+    assert res["InvoiceDate"].values.tolist() == [D("2023-03-17"), D("2024-02-01"), D("2024-12-28")]
+    assert res["DueDate"].values.tolist() == [D("2025-06-05"), D("2025-01-31"), D("2024-02-01")]
+    assert res["InvoiceDate"].order == DAYFIRST
+    # mm/dd/yy over 2023-2025: 03/17/23 = 17 Mar 2023, 12/01/24 = 1 Dec 2024, 02/05/25 = 5 Feb 2025
+    res = parse_dates(pd.Series(["03/17/23", "12/01/24", "02/05/25"]))
+    assert res.values.tolist() == [D("2023-03-17"), D("2024-12-01"), D("2025-02-05")]
+    assert res.order == MONTHFIRST
+    # an all-ambiguous dd.mm.yy ledger is still the ambiguous error, not a year-first one
+    with pytest.raises(InputError, match="ambiguous date order"):
+        parse_dates(pd.Series(["01.02.24", "03.04.25", "11.12.23"]))
+
+
+def test_stating_dayfirst_confirms_a_file_that_looks_year_first():
+    # the "confirm" fix of the year-first message: the user says day-first, we read day-first
+    # 24-07-15 = 24 July 2015, 23-11-02 = 23 Nov 2002
+    res = parse_dates(pd.Series(_YF_INV), order=DAYFIRST)
+    assert res.values.tolist()[:2] == [D("2015-07-24"), D("2002-11-23")]
+
+
+def test_yearfirst_decision_thresholds():
+    # 2024 dates on the 1st and 11th: read day-first the "years" are 2001 and 2011, a span of
+    # 10 -- not more than the 10 a ledger may cover, so read day-first as before (the rule's
+    # documented blind spot: days of the month close together)
+    assert parse_dates(pd.Series(["24-07-01", "24-08-11"])).order == DAYFIRST
+    # the 1st and 12th: span 11 > 10 while year-first spans 0 -> error
+    with pytest.raises(InputError, match="year-first"):
+        parse_dates(pd.Series(["24-07-01", "24-08-12"]))
+    # a dd-mm-yy ledger with one old invoice (15-04-09 = 15 Apr 2009): day/month span 2009-2024 = 15,
+    # year-first span 2015-2028 = 13, not under half of 15 -> read day-first as before
+    res = parse_dates(pd.Series(["15-03-24", "28-03-24", "18-03-24", "15-04-09"]))
+    assert res.values.tolist() == [D("2024-03-15"), D("2024-03-28"), D("2024-03-18"), D("2009-04-15")]
+    # ... but with its days close together (year-first 2015-2022 = 7, under half of 15) it stops
+    with pytest.raises(InputError, match="year-first"):
+        parse_dates(pd.Series(["15-03-24", "22-03-24", "18-03-24", "15-04-09"]))
+    # one four-digit year (or one unpadded first field) rules year-first out: day-first as before
+    res = parse_dates(pd.Series(["24-07-01", "24-08-28", "15-03-2024"]))
+    assert res.values.tolist() == [D("2001-07-24"), D("2028-08-24"), D("2024-03-15")]
+    assert parse_dates(pd.Series(["24-07-01", "24-08-28", "5-03-24"])).order == DAYFIRST
+
+
+def test_stated_yearfirst_contradicted_by_the_data_is_an_error():
+    # a four-digit last field cannot be yy-mm-dd: 15-07-2024 reads only day-first
+    with pytest.raises(InputError) as err:
+        parse_dates(pd.Series(["24-07-15", "15-07-2024"]), order=YEARFIRST, column="DocDate",
+                    file="f.csv")
+    msg = str(err.value)
+    assert "f.csv" in msg and "DocDate" in msg
+    assert "date_order is 'yearfirst' but '15-07-2024'" in msg and "(row 1)" in msg
+    assert "can only be read day-first (15 July 2024)" in msg
+    # month 13 read year-first, but a real date month-first: 05-13-24 = 13 May 2024
+    with pytest.raises(InputError) as err:
+        parse_dates(pd.Series(["24-07-15", "05-13-24"]), order=YEARFIRST, column="DocDate")
+    assert "'05-13-24'" in str(err.value) and "month-first (13 May 2024)" in str(err.value)
+    # no reading makes 24-13-05 a date, and 24-02-30 has the yy-mm-dd shape but 30 Feb 2024
+    # does not exist: failed values (rejects), not a contradiction of the setting
+    res = parse_dates(pd.Series(["24-07-15", "24-13-05", "24-02-30"]), order=YEARFIRST)
+    assert res.failed.tolist() == [False, True, True]
+    with pytest.raises(InputError, match="date_order must be 'dayfirst', 'monthfirst' or 'yearfirst'"):
+        parse_dates(pd.Series(["24-07-15"]), order="ymd")
+
+
+@settings(max_examples=40, deadline=None)
+@given(days=st.lists(st.dates(dt.date(2000, 1, 1), dt.date(2069, 12, 31)), min_size=1, max_size=30),
+       sep=st.sampled_from(["/", "-", "."]))
+def test_any_yy_mm_dd_date_parses_back_when_stated(days, sep):
+    texts = [f"{d.year % 100:02d}{sep}{d.month:02d}{sep}{d.day:02d}" for d in days]
+    res = parse_dates(pd.Series(texts), order=YEARFIRST)
+    assert res.values.tolist() == [pd.Timestamp(d) for d in days], texts
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=st.integers(2000, 2059), years=st.integers(0, 10),
+       days=st.lists(st.tuples(st.integers(0, 3660), st.booleans()), min_size=1, max_size=30))
+def test_dd_mm_yy_ledgers_spanning_up_to_ten_years_never_stop_as_year_first(start, years, days):
+    # whatever the days, a padded dd-mm-yy ledger within `years` + 1 calendar years (plus the
+    # day-first-proving 13th of January of its first year) reads day-first, as before
+    first = dt.date(start, 1, 1)
+    dates = [first + dt.timedelta(days=n % (365 * years + 365)) for n, _ in days] + [dt.date(start, 1, 13)]
+    texts = [f"{d.day:02d}{'-' if dash else '/'}{d.month:02d}{'-' if dash else '/'}{d.year % 100:02d}"
+             for d, (_, dash) in zip(dates, days + [(0, True)])]
+    res = parse_dates(pd.Series(texts))
+    assert res.values.tolist() == [pd.Timestamp(d) for d in dates], texts
 
 
 # ------------------------------------------------------------------------------ amounts

@@ -6,7 +6,7 @@ A mapping file is a small TOML file (see ``docs/mapping.md``)::
     layout = "invoices"          # or "transactions" (with a type column) or "payments"
     header_row = 1               # optional: 1-based row of the header (default: detected)
     sheet = "Sheet1"             # optional, Excel
-    date_order = "dayfirst"      # optional: "dayfirst" | "monthfirst"
+    date_order = "dayfirst"      # optional: "dayfirst" | "monthfirst" | "yearfirst" (yy-mm-dd)
     decimal = ","                # optional
     currency = "EUR"             # optional default currency
     [columns]                    # canonical field = column name in your file
@@ -227,8 +227,8 @@ def mapping_from_dict(data: dict, *, path: str = "<mapping>") -> Mapping:
     if header_row is not None and (isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1):
         fail(f"header_row must be a whole number from 1 (the first row of the file), not {header_row!r}")
     date_order = data.get("date_order")
-    if date_order is not None and date_order not in ("dayfirst", "monthfirst"):
-        fail(f"date_order must be \"dayfirst\" or \"monthfirst\", not {date_order!r}")
+    if date_order is not None and date_order not in ("dayfirst", "monthfirst", "yearfirst"):
+        fail(f"date_order must be \"dayfirst\", \"monthfirst\" or \"yearfirst\" (yy-mm-dd), not {date_order!r}")
     decimal = data.get("decimal")
     if decimal is not None and decimal not in (".", ","):
         fail(f"decimal must be \".\" or \",\", not {decimal!r}")
@@ -353,7 +353,7 @@ def mapping_skeleton(headers: Iterable[str], *, layout: str = "invoices") -> str
         f"# the columns of your file: {', '.join(headers)}",
         f"layout = \"{layout}\"          # what one row is: \"invoices\", \"payments\" or \"transactions\" (with a type column)",
         "# header_row = 1             # 1-based row that holds the column names (default: detected)",
-        "# date_order = \"dayfirst\"    # or \"monthfirst\" when dates like 03/04/2025 are ambiguous",
+        "# date_order = \"dayfirst\"    # or \"monthfirst\"/\"yearfirst\" when dates like 03/04/25 are ambiguous",
         "# decimal = \",\"              # when amounts use a decimal comma",
         "# currency = \"EUR\"           # when the file carries no currency",
         "[columns]                    # canonical field = column name in your file",

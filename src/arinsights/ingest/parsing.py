@@ -45,11 +45,13 @@ __all__ = [
     "parse_flags",
     "DAYFIRST",
     "MONTHFIRST",
+    "YEARFIRST",
 ]
 
 DAYFIRST = "dayfirst"
 MONTHFIRST = "monthfirst"
-_ORDERS = (DAYFIRST, MONTHFIRST)
+YEARFIRST = "yearfirst"  # two-digit year first: yy-mm-dd, yy/mm/dd, yy.mm.dd
+_ORDERS = (DAYFIRST, MONTHFIRST, YEARFIRST)
 
 #: strings that mean "no value" (compared after stripping, case-insensitively)
 _MISSING_TOKENS = ("", "nan", "none", "nat", "null", "<na>", "n/a", "#n/a")
@@ -58,6 +60,11 @@ _MISSING_DATES = ("00.00.0000", "0000-00-00", "00/00/0000", "00000000")
 _DATE_ORDER_HINT = (
     'Say which it is: set date_order = "dayfirst" (or "monthfirst") in the mapping file, '
     'or in code use Settings().replace(ingest={"date_order": "dayfirst"}).'
+)
+_YEARFIRST_HINT = (
+    'If the file writes dates year-first (yy-mm-dd), set date_order = "yearfirst" in the mapping '
+    'file, or in code use Settings().replace(ingest={"date_order": "yearfirst"}); if it really is '
+    'day-first or month-first, confirm it with date_order = "dayfirst" (or "monthfirst").'
 )
 
 
@@ -241,8 +248,8 @@ class DateParse:
     failed : pandas.Series
         bool, True where the input was not blank but could not be read as a date.
     order : str or None
-        ``"dayfirst"`` / ``"monthfirst"`` when the column had numeric day/month values, else
-        None (no day/month ambiguity existed).
+        ``"dayfirst"`` / ``"monthfirst"`` / ``"yearfirst"`` (``yy-mm-dd``) when the column had
+        numeric day/month values, else None (no day/month ambiguity existed).
     note : str
         How the reading was decided, in plain words.
     """
@@ -289,6 +296,9 @@ class _DateClasses:
     a: np.ndarray            # first field of d/m values (float)
     b: np.ndarray            # second field
     y: np.ndarray            # full year
+    c: np.ndarray            # last field as written (the day when read yy-mm-dd)
+    adig: np.ndarray         # digits in the first field (float; NaN where not d/m)
+    cdig: np.ndarray         # digits in the last field
     passthrough: pd.Series | None = None  # already datetime64 input
 
 
@@ -327,8 +337,10 @@ def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
              & ~seen)
     a = np.where(is_dm, _num(g["a"]), np.nan)
     b = np.where(is_dm, _num(g["b"]), np.nan)
-    ydig = g["y"].str.len().to_numpy(dtype="float64", na_value=np.nan)
-    y = np.where(is_dm, _full_year(_num(g["y"]), ydig), np.nan)
+    ydig = np.where(is_dm, g["y"].str.len().to_numpy(dtype="float64", na_value=np.nan), np.nan)
+    adig = np.where(is_dm, g["a"].str.len().to_numpy(dtype="float64", na_value=np.nan), np.nan)
+    c = np.where(is_dm, _num(g["y"]), np.nan)
+    y = np.where(is_dm, _full_year(c, ydig), np.nan)
     seen |= is_dm
 
     # month names: "05-Feb-19", "15 Jul 2026", "Jul 15, 2026", "Thursday, July 30, 2026"
@@ -357,7 +369,7 @@ def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
         fixed[hit] = _EXCEL_EPOCH + np.floor(serial[hit]).astype("int64")
 
     return _DateClasses(column=column, source=values, codes=codes, text=text, blank=blank,
-                        fixed=fixed, is_dm=is_dm, a=a, b=b, y=y)
+                        fixed=fixed, is_dm=is_dm, a=a, b=b, y=y, c=c, adig=adig, cdig=ydig)
 
 
 def _first_position(cls: _DateClasses, mask: np.ndarray) -> tuple[int, int]:
@@ -370,7 +382,67 @@ def _first_position(cls: _DateClasses, mask: np.ndarray) -> tuple[int, int]:
 def _dm_dates(cls: _DateClasses, order: str) -> np.ndarray:
     if order == DAYFIRST:
         return _ymd(cls.y, cls.b, cls.a)
+    if order == YEARFIRST:
+        return _yf_dates(cls)
     return _ymd(cls.y, cls.a, cls.b)
+
+
+def _yf_dates(cls: _DateClasses) -> np.ndarray:
+    """The d/m values read ``yy-mm-dd``: a two-digit year first, then month, then a two-digit
+    day (``24-07-15`` = 15 July 2024); NaT where that reading is not a real date."""
+    two = (cls.adig == 2) & (cls.cdig == 2)
+    year = np.where(two, _full_year(cls.a, cls.adig), np.nan)
+    return _ymd(year, cls.b, np.where(two, cls.c, np.nan))
+
+
+def _dm_readable(cls: _DateClasses) -> np.ndarray:
+    """bool per distinct value: a numeric value that is a real date read day- or month-first."""
+    return cls.is_dm & ~(np.isnat(_ymd(cls.y, cls.b, cls.a)) & np.isnat(_ymd(cls.y, cls.a, cls.b)))
+
+
+def _year_span(years: list[np.ndarray]) -> int:
+    """Latest minus earliest year over the given arrays (0 when there are none)."""
+    years = np.concatenate(years) if years else np.array([])
+    return int(years.max() - years.min()) if len(years) else 0
+
+
+def _years(years: list[np.ndarray]) -> str:
+    years = np.concatenate(years)
+    return f"{int(years.min())}-{int(years.max())}"
+
+
+def _year(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[Y]").astype("int64") + 1970
+
+
+# Year-first (yy-mm-dd) detection, when no order is stated.
+#
+# A two-digit-year-first date such as "24-07-15" (15 July 2024) also reads day-first as
+# 24 July 2015: under the day/month reading its "year" is really the day of the month. The two
+# readings are mirror images: whichever one is wrong has the days of the month, spread over
+# 1-31, in its year field, so its dates scatter over two or three decades (2001-2031), while
+# the right reading puts them in the few consecutive years a ledger covers. An AR ledger holds
+# open items a few months to a few years old; even a full history export rarely spans more
+# than ten years, and due dates run at most a year or so past the invoice dates.
+#
+# Rule (jointly over all date columns of the file; only d/m values are looked at):
+#   1. year-first must be *possible*: every numeric value that reads as a real date day- or
+#      month-first also reads as a real yy-mm-dd date (two-digit first and last fields).
+#      Values no reading can make a date are left out: they fail either way. One four-digit
+#      year ("17/03/2025") or one unpadded first field ("5/7/24") rules year-first out.
+#   2. the day/month reading spreads the dates over more than _YF_DM_SPAN years (latest minus
+#      earliest), longer than a ledger plausibly covers, and
+#   3. the year-first reading spans less than half of that: it is the compact one.
+# Then the data cannot be read either way with confidence and parsing stops with an error
+# that shows both readings (it never switches to year-first on its own). A genuine dd-mm-yy
+# or mm-dd-yy ledger spanning a few years fails test 2, so it reads exactly as before.
+# Condition 3 keeps a genuine ledger with one old outlier invoice (dm span 15, yf span
+# 10) from stopping; a true yy-mm-dd history of up to ~14 years still stops (its day/month
+# reading spans the days of the month, ~30 years). A small genuine dd-mm-yy file with an old
+# outlier and its days close together can still stop: the error asks to confirm the order
+# (date_order = "dayfirst"), it never reads a date wrong. What the rule cannot catch: a small
+# yy-mm-dd file whose days of the month all fall within ten days of each other.
+_YF_DM_SPAN = 10
 
 
 def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | None = None,
@@ -380,6 +452,10 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
     A numeric day/month value whose first field is above 12 (``17/03/2025``) proves the file
     writes dates day-first; one whose second field is above 12 (``03/17/2025``) proves
     month-first. The proof may come from any of the columns (a file is written one way).
+    Dates written with a two-digit year first (``24-07-15`` for 15 July 2024) are read only
+    when ``order="yearfirst"`` is stated; without it, a file whose numeric dates could all be
+    ``yy-mm-dd`` and whose day/month reading spreads them over more than ten years (while the
+    year-first reading keeps them together) is an error, never a guess.
 
     Parameters
     ----------
@@ -387,10 +463,10 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
         The file's rows (strings, numbers, or already ``datetime64`` columns).
     columns : list of str
         The date columns to parse.
-    order : {"dayfirst", "monthfirst"}, optional
+    order : {"dayfirst", "monthfirst", "yearfirst"}, optional
         The order stated by the user (mapping file or ``Settings.ingest.date_order``). It is
-        still checked against the data: a value that can only be read the other way is an
-        error.
+        still checked against the data: a value that can only be read another way is an
+        error. Four-digit-year ISO dates (``2025-03-17``) are read whatever the order.
     file : str, optional
         File name for messages.
     rows : array-like, optional
@@ -406,7 +482,8 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
     ------
     InputError
         When some values prove day-first and others month-first; when numeric day/month
-        values exist but none proves the order and ``order`` is not given; when ``order``
+        values exist but none proves the order and ``order`` is not given; when ``order`` is
+        not given and the dates look written year-first (``yy-mm-dd``); when ``order``
         contradicts the data; when ``order`` is not a known value.
 
     Examples
@@ -417,7 +494,7 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
     (datetime.date(2025, 2, 1), 'dayfirst')
     """
     if order is not None and order not in _ORDERS:
-        raise InputError(f"date_order must be 'dayfirst' or 'monthfirst', not {order!r}",
+        raise InputError(f"date_order must be 'dayfirst', 'monthfirst' or 'yearfirst', not {order!r}",
                          file=file or None, hint=_DATE_ORDER_HINT)
     classes: list[_DateClasses] = []
     passthrough: dict[str, pd.Series] = {}
@@ -451,7 +528,27 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
         return (f"{cls.text.iloc[k]!r} in column {cls.column!r} "
                 f"(row {_row_label(cls.source, pos, rows)})")
 
-    if day_proof and month_proof:
+    if order == YEARFIRST:
+        # a value that cannot be yy-mm-dd by its shape (four-digit or one-digit year field,
+        # "month" above 12) but reads day- or month-first contradicts the setting; a yy-mm-dd
+        # value with an impossible day (24-02-30) is just a failed value
+        for cls in classes:
+            shape = (cls.adig != 2) | (cls.cdig != 2) | (cls.b > 12)
+            against = _dm_readable(cls) & np.isnat(_yf_dates(cls)) & shape
+            if against.any():
+                k, pos = _first_position(cls, against)
+                readable = [o for o in (DAYFIRST, MONTHFIRST)
+                            if not np.isnat(_dm_dates(cls, o)[k])]
+                reads = " or ".join(f"{_label(o)} ({_long(_dm_dates(cls, o)[k])})" for o in readable)
+                raise InputError(
+                    f"date_order is 'yearfirst' but {describe((cls, k, pos))} is not a yy-mm-dd "
+                    f"date (two-digit year, month, two-digit day); it can only be read {reads}",
+                    file=file or None, column=cls.column,
+                    hint="Check date_order in the mapping file (or Settings ingest.date_order): "
+                         f"this file looks {_label(readable[0])}. Remove the setting to let "
+                         "arinsights decide from the data.",
+                )
+    elif day_proof and month_proof:
         raise InputError(
             "dates are written both day-first and month-first: "
             f"{describe(day_proof)} can only be day/month/year, while "
@@ -460,7 +557,18 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
             hint="Correct the inconsistent dates in the export, or re-export all dates in "
                  "one format (ISO 2025-03-17 is the safest).",
         )
-    if order is not None:
+    if order is None:
+        _check_not_yearfirst(classes, file, rows, day_proof, month_proof)
+    if order == YEARFIRST:
+        chosen = order if any_dm else None
+        how = f"{_label(order)} as configured (date_order = {order!r})"
+        for cls in classes:
+            yf = _yf_dates(cls)
+            if (~np.isnat(yf)).any():
+                k, pos = _first_position(cls, ~np.isnat(yf))
+                how += f", e.g. {describe((cls, k, pos))} is {_long(yf[k])}"
+                break
+    elif order is not None:
         against = month_proof if order == DAYFIRST else day_proof
         if against:
             other = MONTHFIRST if order == DAYFIRST else DAYFIRST
@@ -524,8 +632,45 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
     return results
 
 
+def _check_not_yearfirst(classes: list[_DateClasses], file: str, rows, day_proof, month_proof) -> None:
+    """Stop when the numeric dates look written year-first (see the rule above _YF_DM_SPAN)."""
+    dm_years, yf_years, possible, example = [], [], False, None
+    for cls in classes:
+        dm_ok = _dm_readable(cls)
+        if not dm_ok.any():
+            continue
+        yf = _yf_dates(cls)
+        if (dm_ok & np.isnat(yf)).any():
+            return  # some value cannot be yy-mm-dd: year-first is ruled out
+        possible = True
+        dm_years.append(cls.y[dm_ok])
+        yf_years.append(_year(yf[~np.isnat(yf)]))
+        if example is None:
+            example = (cls, *_first_position(cls, dm_ok))
+    if not possible:
+        return
+    dm_span, yf_span = _year_span(dm_years), _year_span(yf_years)
+    if not (dm_span > _YF_DM_SPAN and 2 * yf_span < dm_span):
+        return
+    cls, k, pos = example
+    orders = [DAYFIRST] if day_proof else [MONTHFIRST] if month_proof else [DAYFIRST, MONTHFIRST]
+    orders = ([o for o in orders if not np.isnat(_dm_dates(cls, o)[k])]
+              or [o for o in (DAYFIRST, MONTHFIRST) if not np.isnat(_dm_dates(cls, o)[k])])
+    dm_reads = ", ".join(f"{_long(_dm_dates(cls, o)[k])} read {_label(o)}" for o in orders)
+    ex = cls.text.iloc[k]
+    cols = [c.column for c in classes if c.is_dm.any()]
+    raise InputError(
+        f"dates may be written year-first (yy-mm-dd) in columns {', '.join(map(repr, cols))}: "
+        f"e.g. {ex!r} (row {_row_label(cls.source, pos, rows)}) is {dm_reads}, "
+        f"{_long(_yf_dates(cls)[k])} read year-first. With the year last the dates would spread over "
+        f"{dm_span + 1} years ({_years(dm_years)}), more than a ledger covers; read year-first "
+        f"they fall in {yf_span + 1} ({_years(yf_years)})",
+        file=file or None, column=cls.column, hint=_YEARFIRST_HINT,
+    )
+
+
 def _label(order: str) -> str:
-    return "day-first" if order == DAYFIRST else "month-first"
+    return {DAYFIRST: "day-first", MONTHFIRST: "month-first"}.get(order, "year-first (yy-mm-dd)")
 
 
 def _long(day: np.datetime64) -> str:
