@@ -153,3 +153,79 @@ def test_mapping_path_that_is_a_folder_exits_2(tmp_path):
     result = run("clean", paths[0], "--mapping", tmp_path, "--out", tmp_path / "out")
     assert result.exit_code == 2 and result.output.startswith("arinsights: error:"), result.output
     assert "the mapping path is a folder, not a file" in result.output
+
+
+def test_settings_file_with_wrong_values_exits_2_listing_every_problem(tmp_path):
+    paths, _ = corpus.materialise(corpus.CASES["same_file_twice"], tmp_path)  # a good one-invoice file
+    bad = tmp_path / "settings.toml"
+    bad.write_text('[ingest]\namount_tolerance = "abc"\n[playbook]\ngrace_days = 2.5\n')
+    result = run("clean", paths[0], "--settings", bad, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.output.startswith("arinsights: error:"), result.output
+    assert "Traceback" not in result.output and str(bad) in result.output
+    assert '[ingest] amount_tolerance = "abc": expected a number' in result.output
+    assert "[playbook] grace_days = 2.5: expected a whole number" in result.output
+    assert "(for example: grace_days = 5)" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- report --sheet
+def _two_sheet_workbook(path: Path) -> Path:
+    """An Excel workbook with two data sheets: the ledger, and an older copy with other invoices."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Ledger"
+    ws.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
+    ws.append(["I-1", "Acme", "2025-03-20", "2025-04-19", 100.0])
+    ws.append(["I-2", "Beta", "2025-04-02", "2025-05-02", 250.0])
+    old = wb.create_sheet("Archive")
+    old.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
+    old.append(["A-9", "Gamma", "2024-01-05", "2024-02-04", 75.0])
+    wb.save(path)
+    return path
+
+
+def test_report_passes_the_sheet_to_the_loader_and_every_notebook(tmp_path, monkeypatch):
+    # rendering a notebook takes ~20 s, so the notebooks are not executed here: each call is
+    # checked against the real notebook's parameters cell and recorded (the notebooks read
+    # the ledger with the sheet: tests/test_report.py)
+    from arinsights.reporting import runner
+    from arinsights.reporting.report import RenderedReport, check_parameters, default_notebook_dir
+
+    calls = []
+
+    def fake_render(name, parameters, out_dir, **kwargs):
+        check_parameters(default_notebook_dir() / f"{name}.ipynb", parameters)
+        calls.append((name, parameters))
+        stem = kwargs.get("output_stem") or name
+        return RenderedReport(name=name, notebook=Path(out_dir) / f"{stem}.ipynb", html=Path(out_dir) / f"{stem}.html")
+
+    monkeypatch.setattr(runner, "render_notebook", fake_render)
+    book = _two_sheet_workbook(tmp_path / "ledger.xlsx")
+    # the runner loads the ledger first: without the sheet the workbook is ambiguous
+    result = run("report", "--ledger", book, "--out", tmp_path / "reports", "--quiet")
+    assert result.exit_code == 2 and "several sheets with data: 'Ledger', 'Archive'" in result.output, result.output
+    assert not calls
+    result = run("report", "--ledger", book, "--sheet", "Archive", "--customer", "Gamma",
+                 "--out", tmp_path / "reports", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [name for name, _ in calls] == ["monthly_ar_report", "model_validation", "customer_profile"]
+    assert all(params["sheet"] == "Archive" for _, params in calls)
+    # the as-of date came from the Archive sheet: the date of its only invoice (the Ledger
+    # sheet's last invoice is of 2 April 2025)
+    assert {params["as_of"] for _, params in calls} == {"2024-01-05"}
+    assert str(tmp_path / "reports" / "2024-01" / "monthly_ar_report.html") in result.output
+
+
+def test_report_without_sheet_passes_none(tmp_path, monkeypatch):
+    from arinsights.reporting import runner
+    from arinsights.reporting.report import RenderedReport
+
+    calls = []
+    monkeypatch.setattr(runner, "render_notebook", lambda name, parameters, out_dir, **kw: calls.append(parameters)
+                        or RenderedReport(name, Path(out_dir) / "x.ipynb", Path(out_dir) / "x.html"))
+    paths, _ = corpus.materialise(corpus.CASES["same_file_twice"], tmp_path)  # a good one-invoice CSV
+    result = run("report", "--ledger", paths[0], "--out", tmp_path / "reports", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 2 and all(p["sheet"] is None for p in calls)

@@ -93,7 +93,7 @@ def test_committed_notebook_is_clean(path):
 def test_report_parameters_match_the_runner():
     from arinsights.reporting.report import notebook_parameters
 
-    common = {"ledger", "mapping", "settings_path", "as_of"}
+    common = {"ledger", "mapping", "sheet", "settings_path", "as_of"}
     assert set(notebook_parameters(REPORTS[MONTHLY])) == common | {"period"}
     assert set(notebook_parameters(REPORTS[VALIDATION])) == common
     profile = notebook_parameters(REPORTS[PROFILE])

@@ -163,18 +163,19 @@ def segments(ledger, mapping, settings_path, sheet, as_of, out):
 @click.option("--ledger", "ledger", multiple=True, required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Ledger export file (repeatable).")
 @MAPPING_OPT
+@SHEET_OPT
 @SETTINGS_OPT
 @AS_OF_OPT
 @click.option("--period", help="Report period YYYY-MM (default: the as-of month).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--customer", "customers", multiple=True, help="Also render a profile for this customer id (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def report(ledger, mapping, settings_path, as_of, period, out, customers, quiet):
+def report(ledger, mapping, sheet, settings_path, as_of, period, out, customers, quiet):
     """Render the monthly report, the model validation and customer profiles as HTML."""
     from .reporting.runner import render_all
 
     paths = render_all(
-        ledgers=[str(p) for p in ledger], mapping=str(mapping) if mapping else None,
+        ledgers=[str(p) for p in ledger], mapping=str(mapping) if mapping else None, sheet=sheet,
         settings_path=str(settings_path) if settings_path else None, as_of=as_of, period=period,
         out=out, customers=list(customers), progress=not quiet, echo=click.echo,
     )

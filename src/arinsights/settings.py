@@ -11,12 +11,26 @@ or from a TOML file with the same section names (``Settings.from_toml(path)``)::
     [playbook]
     grace_days = 3
     ghost_days = 150
+
+Every value given to :meth:`Settings.replace` (and so to :meth:`Settings.from_toml`) is
+checked against its field: its type (from the annotation; a whole number is fine for a
+decimal setting, ``true``/``false`` is not a number, a TOML list becomes a tuple where
+the field holds one) and the allowed values in :data:`RULES` (ranges, choices). All
+problems of one file are reported together in one :class:`~arinsights.errors.InputError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import json
+import math
+import numbers
+import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +42,8 @@ from .errors import InputError
 class IngestSettings:
     """How exports are read and cleaned."""
 
-    #: "dayfirst", "monthfirst" or None (decide per column from the data; an ambiguous
-    #: column is then an error).
+    #: "dayfirst", "monthfirst", "yearfirst" (two-digit year first, yy-mm-dd) or None (decide
+    #: per file from the data; an ambiguous file is then an error).
     date_order: str | None = None
     #: currency used when a file carries none.
     default_currency: str = "USD"
@@ -159,6 +173,109 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """Values a setting may take beyond its type (see :data:`RULES`).
+
+    ``low``/``high`` bound a number (or each number of a list), inclusive unless
+    ``low_open``/``high_open``; ``choices`` lists every allowed value; ``pattern`` is a
+    regular expression a text must match in full; ``means`` (when given) says in plain
+    words what the value must be, instead of the type's description;
+    ``example`` is the value shown in the error's example line when the default is not a
+    good one (e.g. ``None``).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple | None = None
+    pattern: str | None = None
+    means: str = ""
+    example: Any = None
+
+
+def _at_least(low: float) -> Rule:
+    return Rule(low=low)
+
+
+def _above(low: float) -> Rule:
+    return Rule(low=low, low_open=True)
+
+
+def _one_of(*choices: Any, example: Any = None) -> Rule:
+    return Rule(choices=choices, example=example)
+
+
+_COUNT = _at_least(1)  # a count, window or size: at least one
+_DAYS = _at_least(0)  # a number of days (or a margin) that may be zero
+_SHARE = Rule(low=0, high=1)  # a share, probability or fraction: 0 to 1
+_OPEN_UNIT = Rule(low=0, high=1, low_open=True, high_open=True)  # a quantile or rate strictly inside (0, 1)
+_CURRENCY = Rule(pattern="[A-Z]{3}", means='a three-letter currency code in capitals and double quotes, such as "EUR"')
+
+#: Allowed values of each setting beyond its type, by section, beside the fields' meaning
+#: above. A setting left out here is checked for its type only. Checked by
+#: :meth:`Settings.replace` and :meth:`Settings.from_toml`.
+RULES: dict[str, dict[str, Rule]] = {
+    "ingest": {
+        # None: decided per column from the data
+        "date_order": _one_of(None, "dayfirst", "monthfirst", "yearfirst", example="dayfirst"),
+        "default_currency": _CURRENCY,
+        "amount_tolerance": _at_least(0),
+        "default_terms_days": _DAYS,
+    },
+    "behaviour": {
+        "grace_days": _DAYS,
+        "window_quantile": _OPEN_UNIT,
+        "paycycle_min_payments": _COUNT,
+        "paycycle_fdr": _OPEN_UNIT,
+        "trend_k": _COUNT,
+        "features_shrink_k": _at_least(0),  # 0: no shrinkage towards the portfolio
+        "backtest_cutoffs": _COUNT,
+        "max_train_invoices": _COUNT,
+        "lateness_single_holdout_rows": _at_least(0),  # 0: always one hold-out
+        "random_state": Rule(low=0, high=2**32 - 1),  # the seeds numpy and scikit-learn accept
+        "outlook_cutoffs": _COUNT,
+        "outlook_cutoff_step_days": _COUNT,
+        "outlook_min_open": _COUNT,
+        "outlook_min_train": _COUNT,
+        "outlook_regularisation": _above(0),  # LogisticRegression C > 0
+        "outlook_max_expected_days": _COUNT,
+        "outlook_max_customers": _COUNT,
+    },
+    "playbook": {
+        "grace_days": _DAYS,
+        "lookback_days": _COUNT,
+        "new_min_paid": _at_least(0),  # 0: no customer is "new"
+        "reliable_on_time_share": _SHARE,
+        "habitual_on_time_share": _SHARE,
+        "habitual_median_days_late": _DAYS,
+        "drift_recent_k": _COUNT,
+        "drift_margin_days": _DAYS,
+        "drift_history_on_time_share": _SHARE,
+        "drift_min_history": _COUNT,
+        "ghost_days": _COUNT,
+        "call_at_window_fraction": _SHARE,
+        "payment_plan_months": _at_least(0),
+        "payment_plan_max_instalments": _COUNT,
+        "agency_days_past_due": _DAYS,
+        "agency_max_p_pay_30": _SHARE,
+        # the horizons of the payment outlook (behaviour.outlook.calibrated_outlook)
+        "risk_horizon_days": _one_of(7, 30, 60),
+        "reminder_followup_days": _COUNT,
+        "pay_run_grace_days": _DAYS,
+        "billing_shift_min_invoices": _COUNT,
+        "billing_shift_min_share": _SHARE,
+        "billing_shift_buffer_days": _DAYS,
+        "final_notice_days": _DAYS,
+    },
+    "report": {
+        "trend_months": _COUNT,
+        "max_table_rows": _COUNT,
+    },
+}
+
+
+@dataclass(frozen=True)
 class Settings:
     """All thresholds, grouped by stage."""
 
@@ -168,25 +285,54 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
 
     def replace(self, **sections: dict[str, Any]) -> "Settings":
-        """Return a copy with some values changed, e.g. ``replace(playbook={"grace_days": 3})``."""
-        changes = {}
+        """Return a copy with some values changed, e.g. ``replace(playbook={"grace_days": 3})``.
+
+        Raises
+        ------
+        InputError
+            Listing every unknown section or setting and every value of the wrong type or
+            out of range (see :data:`RULES`), each with an example line.
+        """
+        return self._replace_checked(sections)
+
+    def _replace_checked(self, sections: dict[str, Any], file: str | None = None) -> "Settings":
+        """:meth:`replace`, with ``file`` named in the error (``from_toml``)."""
+        changes, problems = {}, []
         for name, values in sections.items():
             if name not in _SECTIONS:
-                raise InputError(f"unknown settings section {name!r}; expected one of {sorted(_SECTIONS)}")
+                problems.append(_misplaced(name, values))
+                continue
+            if not isinstance(values, dict):
+                problems.append(f"[{name}] must be a section of settings (a [{name}] table), "
+                                f"not {name} = {_toml(values)}")
+                continue
             current = getattr(self, name)
-            known = {f.name for f in dataclasses.fields(current)}
-            unknown = set(values) - known
-            if unknown:
-                raise InputError(
-                    f"unknown setting(s) {sorted(unknown)} in section [{name}]; "
-                    f"known settings are {sorted(known)}"
-                )
-            changes[name] = dataclasses.replace(current, **values)
+            checked = {}
+            for key, value in values.items():
+                ok, result = _check_value(current, name, key, value)
+                if ok:
+                    checked[key] = result
+                else:
+                    problems.append(result)
+            changes[name] = dataclasses.replace(current, **checked)
+        if problems:
+            if len(problems) == 1:
+                text = problems[0] if file else f"settings: {problems[0]}"
+            else:
+                text = f"{len(problems)} problems in the settings:\n" + "\n".join(f"  - {p}" for p in problems)
+            raise InputError(text, file=file)
         return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Settings":
-        """Read settings from a TOML file whose tables are the section names."""
+        """Read settings from a TOML file whose tables are the section names.
+
+        Raises
+        ------
+        InputError
+            The file is missing or not TOML, or names unknown settings or gives values of
+            the wrong type or range; the message names the file and lists every problem.
+        """
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
@@ -194,7 +340,7 @@ class Settings:
             raise InputError("settings file not found", file=str(path)) from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", file=str(path)) from None
-        return cls().replace(**data)
+        return cls()._replace_checked(data, file=str(path))
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (for notebook parameters and provenance)."""
@@ -202,3 +348,197 @@ class Settings:
 
 
 _SECTIONS = {f.name for f in dataclasses.fields(Settings)}
+
+
+# --------------------------------------------------------------------------- value checks
+class _WrongType(Exception):
+    """A value that is not of the annotated type."""
+
+
+def _section_classes() -> dict[str, type]:
+    hints = typing.get_type_hints(Settings)
+    return {name: hints[name] for name in _SECTIONS}
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _toml(value: Any) -> str:
+    """``value`` written as in a TOML file (for messages)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    """``value`` as type ``tp``; raises :class:`_WrongType` when it is not one."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option)
+            except _WrongType:
+                pass
+        raise _WrongType
+    if origin is typing.Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        raise _WrongType
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _WrongType
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise _WrongType
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if math.isfinite(value) and float(value).is_integer():  # 5.0 -> 5, 2.5 stays wrong
+            return int(value)
+        raise _WrongType
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise _WrongType
+        return float(value)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _WrongType
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise _WrongType
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise _WrongType
+            return tuple(_convert(v, a) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        return origin(_convert(v, item) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _WrongType
+        key_tp, val_tp = args if args else (Any, Any)
+        return {_convert(k, key_tp): _convert(v, val_tp) for k, v in value.items()}
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise _WrongType
+
+
+def _describe(tp: Any) -> str:
+    """What a value of type ``tp`` looks like, in plain words."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return "any value"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))  # None: leave it out
+    if origin is typing.Literal:
+        return "one of " + ", ".join(_toml(a) for a in args)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "text in double quotes"
+    if origin in (tuple, list):
+        items = [a for a in args if a is not Ellipsis] or [Any]
+        return "a list in square brackets of " + " / ".join(_describe(a) for a in items)
+    if origin is dict:
+        return "a table of " + (_describe(args[1]) if args else "values")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _range_text(rule: Rule) -> str:
+    low, high = rule.low, rule.high
+    num = lambda v: f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
+    if low is not None and high is not None:
+        if rule.low_open and rule.high_open:
+            return f"greater than {num(low)} and less than {num(high)}"
+        if not (rule.low_open or rule.high_open):
+            return f"from {num(low)} to {num(high)}"
+    parts = []
+    if low is not None:
+        parts.append(f"greater than {num(low)}" if rule.low_open else f"{num(low)} or more")
+    if high is not None:
+        parts.append(f"less than {num(high)}" if rule.high_open else f"{num(high)} or less")
+    return " and ".join(parts)
+
+
+def _expected(tp: Any, rule: Rule | None) -> str:
+    if rule is not None and rule.choices is not None:
+        return "one of " + ", ".join(_toml(c) for c in rule.choices if c is not None)
+    if rule is not None and rule.means:
+        return rule.means
+    text = _describe(tp)
+    if rule is not None and (rule.low is not None or rule.high is not None):
+        text += ", " + _range_text(rule)
+    return text
+
+
+def _breaks(rule: Rule, value: Any) -> bool:
+    """True when ``value`` (already of the right type) is outside ``rule``."""
+    if isinstance(value, (list, tuple)):
+        return any(_breaks(rule, v) for v in value)
+    if isinstance(value, dict):
+        return any(_breaks(rule, v) for v in value.values())
+    if rule.choices is not None:
+        return not any(value == c and type(value) is type(c) for c in rule.choices)
+    if rule.pattern is not None and isinstance(value, str) and not re.fullmatch(rule.pattern, value):
+        return True
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
+            return True
+        if rule.high is not None and (value >= rule.high if rule.high_open else value > rule.high):
+            return True
+    return False
+
+
+def _example(section: str, key: str, default: Any, rule: Rule | None) -> str:
+    value = rule.example if rule is not None and rule.example is not None else default
+    return f"{key} = {_toml(value)}" if value is not None else ""
+
+
+def _check_value(current: Any, section: str, key: str, value: Any) -> tuple[bool, Any]:
+    """``(True, converted value)`` or ``(False, the problem in plain words)``."""
+    types_ = _field_types(type(current))
+    if key not in types_:
+        close = difflib.get_close_matches(key, types_, n=1)
+        hint = (f"did you mean {close[0]}?" if close
+                else "the settings of this section are " + ", ".join(sorted(types_)))
+        return False, f"[{section}] {key}: unknown setting; {hint}"
+    tp, rule = types_[key], RULES.get(section, {}).get(key)
+    try:
+        converted = _convert(value, tp)
+        ok = rule is None or not _breaks(rule, converted)
+    except _WrongType:
+        ok = False
+    if ok:
+        return True, converted
+    example = _example(section, key, getattr(current, key), rule)
+    return False, (f"[{section}] {key} = {_toml(value)}: expected {_expected(tp, rule)}"
+                   + (f" (for example: {example})" if example else ""))
+
+
+def _misplaced(name: str, values: Any) -> str:
+    """The problem with a top-level name that is not a section."""
+    sections = ", ".join(f"[{s}]" for s in sorted(_SECTIONS))
+    if isinstance(values, dict):
+        close = difflib.get_close_matches(name, _SECTIONS, n=1)
+        return (f"[{name}]: unknown settings section; "
+                + (f"did you mean [{close[0]}]? " if close else "") + f"the sections are {sections}")
+    homes = [s for s, cls in sorted(_section_classes().items()) if name in {f.name for f in dataclasses.fields(cls)}]
+    where = (" or ".join(f"[{s}]" for s in homes) if homes else f"its section ({sections})")
+    return f"{name} = {_toml(values)} is outside any section: put it under {where}"

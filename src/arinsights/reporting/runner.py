@@ -27,6 +27,7 @@ def render_all(
     *,
     ledgers: list[str],
     mapping: str | None = None,
+    sheet: str | None = None,
     settings_path: str | None = None,
     as_of: str | None = None,
     period: str | None = None,
@@ -37,6 +38,10 @@ def render_all(
     notebook_dir: str | Path | None = None,
 ) -> list[Path]:
     """Load the ledger once to settle the as-of date, then render every report notebook.
+
+    ``sheet`` is the Excel sheet to read in workbooks with several sheets of data (as in
+    :func:`~arinsights.ingest.ledger.load_ledger`); it reaches every notebook as its
+    ``sheet`` parameter (``None`` when not given: each workbook's only data sheet).
 
     Returns the HTML paths written under ``out/<period>/``.
     """
@@ -49,12 +54,12 @@ def render_all(
     settings_path = str(Path(settings_path).resolve()) if settings_path else None
     settings = Settings.from_toml(settings_path) if settings_path else Settings()
     # Fail fast on unreadable input, before any notebook starts.
-    ledger = load_ledger(ledgers, mapping=mapping, settings=settings)
+    ledger = load_ledger(ledgers, mapping=mapping, settings=settings, sheet=sheet)
     when = resolve_as_of(ledger.invoices, ledger.payments, as_of)
     per = _period(period, when)
     target = Path(out) / per
     subtitle = f"As of {when.strftime('%d %B %Y').lstrip('0')}  ·  period {per}"
-    common = {"ledger": ledgers, "mapping": mapping, "settings_path": settings_path,
+    common = {"ledger": ledgers, "mapping": mapping, "sheet": sheet, "settings_path": settings_path,
               "as_of": when.date().isoformat()}
     written = []
     for name in (MONTHLY, VALIDATION):
