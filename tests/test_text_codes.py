@@ -114,3 +114,38 @@ def test_byte_words_of_long_texts_when_asked():
     order = np.lexsort(tuple(words[::-1]))
     assert [texts[i] for i in order] == sorted(texts)
     assert len(words) == 17 and valid.all()
+
+
+@pytest.mark.parametrize("span", [1, 63, 64, 65, 1000, 70_000])
+def test_dense_rank_small_is_the_rank_among_the_distinct_keys(span):
+    from arinsights._text import _dense_rank_small
+    rng = np.random.default_rng(span)
+    for n in (0, 1, 50, 5000):
+        key = rng.integers(0, span, n)
+        rank, count = _dense_rank_small(key, span)
+        uniq, inverse = np.unique(key, return_inverse=True)  # reference: sort-based
+        np.testing.assert_array_equal(rank, inverse)
+        assert count == len(uniq)
+
+
+def test_pairs_of_words_spread_beyond_twice_the_rows_are_ranked_not_hashed(monkeypatch):
+    """Ten-digit numbers whose first eight bytes take many values and whose last two take
+    ~100: the pairs span more than twice the rows (the old table's limit) but less than the
+    rank table's, the case of a 5M-invoice ledger. The codes must still partition like
+    factorize, also without numpy's bit count (numpy < 2)."""
+    import arinsights._text as text_mod
+    rng = np.random.default_rng(11)
+    values = np.array([f"{i:010d}" for i in rng.integers(0, 4 * 10 ** 5, 40_000)], dtype=object)
+    values[rng.random(len(values)) < 0.05] = None
+    words, valid = byte_words(pa.array(values, type=pa.string()), valid_only=True)
+    span = len(np.unique(words[0])) * len(np.unique(words[1]))
+    assert 2 * valid.sum() + 1024 < span <= text_mod._DENSE_SPAN_PER_ROW * valid.sum()
+    calls = []
+    real = text_mod._dense_rank_small
+    monkeypatch.setattr(text_mod, "_dense_rank_small", lambda *a: calls.append(1) or real(*a))
+    (codes,) = text_codes(pd.Series(values, dtype="str"))
+    _same_partition(codes, values)
+    assert calls, "the rank table was not used"
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    (codes,) = text_codes(pd.Series(values, dtype="str"))
+    _same_partition(codes, values)

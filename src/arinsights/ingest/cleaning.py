@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 from .. import schema as S
 from .._memory import release_memory
 from .._order import stable_argsort
+from .._parallel import together
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
 from .._text import chunk_buffers as _chunk_buffers
@@ -495,9 +496,11 @@ def prepare_transactions(tx: pd.DataFrame, settings: IngestSettings | None = Non
         w = w.iloc[order]
     w = w.reset_index(drop=True)
     w[_RID] = np.arange(len(w), dtype="int64")
-    w[_DOC], w[_REF] = _joint_codes(w[T.document_id], w[T.applied_to])
-    w[_CUST] = _codes(w[T.customer_id])
-    w[_CUR] = _codes(w[T.currency])
+    # the document numbers (many distinct values) on one core, the customers and currencies
+    # on the other (see arinsights._parallel)
+    (w[_DOC], w[_REF]), (w[_CUST], w[_CUR]) = together(
+        lambda: _joint_codes(w[T.document_id], w[T.applied_to]),
+        lambda: (_codes(w[T.customer_id]), _codes(w[T.currency])), rows=len(w))
     # the fate as a categorical (live rows missing): rules test it for missing on every row,
     # which for Python objects was the slow part of marking
     w[_FATE] = pd.Series(pd.Categorical.from_codes(np.full(len(w), -1, dtype=np.int8), categories=[_MERGED, _REJECTED]),
@@ -1231,7 +1234,7 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 
 #: the columns of the working frame that :func:`_cash_rows` reads
 _CASH_ROW_COLUMNS = (T.kind, _FATE, T.document_id, T.source, T.document_date, T.amount, T.snapshot_date,
-                     T.open_amount, T.customer_id, T.currency, T.applied_to, _REF, _CUST, _CUR)
+                     T.open_amount, T.customer_id, T.currency, T.applied_to, _DOC, _REF, _CUST, _CUR)
 
 
 def _cash_rows(w: pd.DataFrame) -> pd.DataFrame:
@@ -1853,16 +1856,25 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     src, inv_all, seq, amount = src[order], inv_all[order], seq[order], amount[order]
     at_inv = inv_src(np.arange(len(order)))
 
-    out = {}
-    for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date):
-        out[c] = take(settled[c], cash[c], src, codes[c] if c == Payments.customer_id else None)
-        release_memory()
-    out[Payments.amount] = amount
-    out[Payments.invoice_id] = take(settled[Payments.invoice_id], inv[Invoices.invoice_id], at_inv)
-    for c in (Payments.kind, Payments.currency, Payments.source):
-        out[c] = take(settled[c], cash[c], src, None if c == Payments.source else codes[c])
-        release_memory()
-    pay = pd.DataFrame(out, copy=False)
+    def columns(names: tuple) -> dict:
+        got = {}
+        for c in names:
+            if c == Payments.invoice_id:
+                got[c] = take(settled[c], inv[Invoices.invoice_id], at_inv)
+            else:
+                got[c] = take(settled[c], cash[c], src, codes.get(c))  # codes: customer, kind, currency
+            release_memory()
+        return got
+
+    # the source (the longest text, in a random order) on one core, the rest on the other
+    rest, source = together(
+        lambda: columns((Payments.payment_id, Payments.customer_id, Payments.payment_date, Payments.invoice_id,
+                         Payments.kind, Payments.currency)),
+        lambda: columns((Payments.source,)), rows=len(src))
+    out = {**rest, Payments.amount: amount, **source}
+    pay = pd.DataFrame({c: out[c] for c in (Payments.payment_id, Payments.customer_id, Payments.payment_date,
+                                           Payments.amount, Payments.invoice_id, Payments.kind,
+                                           Payments.currency, Payments.source)}, copy=False)
     for c in (Payments.payment_id, Payments.customer_id, Payments.invoice_id, Payments.kind,
               Payments.currency, Payments.source):
         pay[c] = _strings(pay[c])
@@ -2099,13 +2111,13 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     w = w.drop(columns=[_RULE, _REASON, _INTO, T.file, T.row])
     release_memory()
 
-    inv = build_invoices(w, settings)
+    # the invoices and the cash rows are built from the same (unchanged) working frame,
+    # side by side on two cores (see arinsights._parallel)
+    cash_w = w[[c for c in w.columns if c in _CASH_ROW_COLUMNS]]  # what _cash_rows reads
+    inv, cash = together(lambda: build_invoices(w, settings), lambda: _cash_rows(cash_w), rows=len(w))
+    del w, cash_w  # the working frame is not needed below (memory)
+    release_memory()
     settled = settlement_payments(inv)
-    w = w[[c for c in w.columns if c in _CASH_ROW_COLUMNS]]  # what _cash_rows reads (memory)
-    release_memory()
-    cash = _cash_rows(w)
-    del w  # the working frame is not needed below (memory)
-    release_memory()
     n_kept = int(is_kept.sum())
     assert n_kept + len(merged) + len(rejects) == n_in, (
         f"cleaning lost rows: {n_in} in, {n_kept} kept + {len(merged)} merged + {len(rejects)} rejected")
