@@ -613,3 +613,57 @@ def test_messy_random_ledgers_account_for_every_row_and_are_deterministic(seed):
     cash_kept = a.kept[a.kept["kind"] != "invoice"]["amount"].sum()
     settled = a.payments[a.payments[P.payment_id].str.startswith("settled:")][P.amount].sum()
     assert a.payments[P.amount].sum() - settled == pytest.approx(cash_kept)
+
+
+# ----------------------------------------------------------------------------- rule 4c
+
+def _two_exports(pay_rows_b, *, file_b="b.csv", pay_rows_a=None):
+    """A transaction list (a.csv): INV-1 100, INV-2 50, and PMT-1 paying INV-1 (100) unless
+    other payment lines are given; plus a payments export (file_b)."""
+    a = tx(inv("INV-1", "A", "2025-01-05", 100.0), inv("INV-2", "A", "2025-01-20", 50.0),
+           *(pay_rows_a or [pay("PMT-1", "A", "2025-02-13", 100.0, applied_to="INV-1")]), file="a.csv")
+    b = tx(*pay_rows_b, file=file_b)
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_payment_in_a_second_export_without_its_invoice_counts_once():
+    # the payments export has PMT-1 (same customer, date, 100.00) with no invoice: before rule
+    # 4c it was a second 100.00 that paid INV-2 (50) and left 50 unapplied
+    t = _two_exports([pay("PMT-1", "A", "2025-02-13", 100.0)])
+    res = run(t)
+    assert res.merged[["file", "row", "rule", "into"]].values.tolist() == [["b.csv", 2, "repeated_payment", "a.csv:4"]]
+    assert alloc(res) == [("PMT-1", "INV-1", 100.0)]
+    assert pd.isna(by_id(res).loc["INV-2", I.paid_date])  # INV-2 is still open: 50.00
+    assert res.quality["open_amount_by_currency"] == {"USD": 50.0}
+    assert any("same payment as one in another file" in n for n in res.notes)
+
+
+def test_split_payment_lines_and_the_other_files_single_total_count_once():
+    # a.csv: PMT-1 in two lines, 60 to INV-1 and 40 to INV-2 (total 100); b.csv: PMT-1 100,
+    # listed first in canonical order and without references: a.csv says more, so it is kept
+    lines = [pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1"),
+             pay("PMT-1", "A", "2025-02-13", 40.0, applied_to="INV-2")]
+    t = _two_exports([pay("PMT-1", "A", "2025-02-13", 100.0)], file_b="0-payments.csv", pay_rows_a=lines)
+    res = run(t)
+    assert res.merged[["file", "row", "rule", "into"]].values.tolist() == [
+        ["0-payments.csv", 2, "repeated_payment", "a.csv:4"]]
+    # 60 + 40 applied as referenced; INV-1 keeps 40 open (100 - 60), INV-2 is paid (40 of 50: 10 open)
+    assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("PMT-1", "INV-2", 40.0)]
+    assert res.quality["open_amount_by_currency"] == {"USD": pytest.approx(50.0)}  # 40 + 10
+
+
+def test_payments_in_two_files_that_do_not_agree_are_both_kept():
+    # different totals (100 against 80), a different date, or another customer: not one payment
+    for other in (pay("PMT-1", "A", "2025-02-13", 80.0), pay("PMT-1", "A", "2025-02-14", 100.0),
+                  pay("PMT-1", "B", "2025-02-13", 100.0)):
+        res = run(_two_exports([other]))
+        assert "repeated_payment" not in set(res.merged["rule"])
+        assert len(res.payments) >= 2
+
+
+def test_split_lines_of_one_file_are_not_merged_with_each_other():
+    lines = [pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1"),
+             pay("PMT-1", "A", "2025-02-13", 40.0, applied_to="INV-2")]
+    res = run(_two_exports([inv("INV-9", "A", "2025-01-02", 10.0)], pay_rows_a=lines))
+    assert len(res.merged) == 0
+    assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("PMT-1", "INV-2", 40.0)]

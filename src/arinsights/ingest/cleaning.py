@@ -16,6 +16,8 @@ rows as merged or rejected; none mutates its input):
 3. :func:`merge_known_snapshots` - aging-snapshot rows of documents already in a history.
 4. :func:`reject_conflicting_duplicates` - the same document number with different amount
    or date; repeats that agree are merged as ``"repeated_document"``.
+   :func:`merge_repeated_payments` - one payment found in two files, told differently
+   (lines applied to invoices in one, one unapplied total in the other): counted once.
    :func:`reject_shared_invoice_numbers` - one invoice number used for two customers.
 5. :func:`reject_unusable_rows` - invoices/payments without a date, zero amounts, dated
    before 1990 or more than a year after every other document;
@@ -83,6 +85,7 @@ __all__ = [
     "fold_invoice_lines",
     "merge_known_snapshots",
     "reject_conflicting_duplicates",
+    "merge_repeated_payments",
     "reject_shared_invoice_numbers",
     "reject_unusable_rows",
     "merge_cleared_items",
@@ -97,7 +100,8 @@ __all__ = [
 
 T = Transactions
 #: merge rules, in the order the steps apply them
-MERGE_RULES = ("exact_duplicate", "invoice_line", "snapshot_of_known_invoice", "repeated_document", "cleared_item")
+MERGE_RULES = ("exact_duplicate", "invoice_line", "snapshot_of_known_invoice", "repeated_document", "repeated_payment",
+               "cleared_item")
 
 # working columns added by prepare_transactions
 _RID = "_rid"        # position in the canonical (deterministic) order
@@ -869,6 +873,71 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
         mask = pd.Series(w.index.isin(a.index[~keep]), index=w.index)
         out = _mark(out, mask, _MERGED, rule="repeated_document", into=src.reindex(w.index))
     return out
+
+
+def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 4c: one payment (or credit note) found in two files, told differently.
+
+    A transaction list applies payment PMT-1 to INV-1 and INV-2 in two lines; the payments
+    export of the same period has PMT-1 once, for the total, with no invoice. Rule 4 keeps
+    both (their references differ), which would count the payment twice: the second copy
+    pays the customer's next open invoice, which then looks paid. So payment/credit rows of
+    one customer with the same number, kind and date, found in more than one file, whose
+    totals per file agree (within ``amount_tolerance``), are one payment: the rows of the
+    file that says the most about it (the most rows applied to an invoice; then the first
+    file) are kept and the other files' rows are merged as ``"repeated_payment"`` into its
+    first row. Totals that disagree are left as they are (different payments, or one
+    export cut short).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"file": ["a.csv", "a.csv", "b.csv"], "row": [2, 3, 2],
+    ...     "source": ["a.csv:2", "a.csv:3", "b.csv:2"], "kind": "payment", "document_id": "PMT-1",
+    ...     "customer_id": "C1", "amount": [60.0, 40.0, 100.0], "applied_to": ["INV-1", "INV-2", None],
+    ...     "document_date": pd.Timestamp("2025-02-13")})
+    >>> w = merge_repeated_payments(prepare_transactions(tx))
+    >>> w["_rule"].tolist(), w["_into"].tolist()
+    ([None, None, 'repeated_payment'], [None, None, 'a.csv:2'])
+    """
+    settings = settings or IngestSettings()
+    if _one_text(w[T.file]):
+        return w
+    live = (_live(w) & (w[T.kind] != S.KIND_INVOICE) & w[T.document_id].notna() & w[T.customer_id].notna()
+            & w[T.document_date].notna())
+    lv = live.to_numpy(dtype=bool)
+    if not lv.any():
+        return w
+    lv = lv & _repeated(w[T.document_id], lv, _code(w, _DOC))  # a number seen once is one payment
+    if not lv.any():
+        return w
+    c = w[lv]
+    g = pd.DataFrame({"c": _code(c, _CUST), "k": c[T.kind].astype(object).to_numpy(), "d": _code(c, _DOC),
+                      "t": c[T.document_date].to_numpy()}).groupby(["c", "k", "d", "t"], sort=False).ngroup()
+    g = g.to_numpy(dtype="int64")
+    f = _codes(c[T.file])
+    per = pd.DataFrame({"g": g, "f": f, "amount": c[T.amount].to_numpy(dtype=float),
+                        "ref": c[T.applied_to].notna().to_numpy(dtype=bool), "rid": c[_RID].to_numpy()})
+    files = per.groupby(["g", "f"], sort=False).agg(total=("amount", "sum"), refs=("ref", "sum"),
+                                                    first=("rid", "min")).reset_index()
+    by_g = files.groupby("g")["total"]
+    same = (files.groupby("g")["f"].transform("size") > 1) & (
+        by_g.transform("max") - by_g.transform("min") <= settings.amount_tolerance)
+    files = files[same]
+    if files.empty:
+        return w
+    # the file kept: the most rows applied to an invoice, then the first in the canonical order
+    kept = files.sort_values(["g", "refs", "first"], ascending=[True, False, True], kind="mergesort").drop_duplicates("g")
+    kept_file = pd.Series(kept["f"].to_numpy(), index=kept["g"].to_numpy())
+    kept_rid = pd.Series(kept["first"].to_numpy(), index=kept["g"].to_numpy())
+    in_group = np.isin(g, kept["g"].to_numpy())
+    merge = in_group & (f != kept_file.reindex(g).fillna(-1).to_numpy(dtype="int64"))
+    if not merge.any():
+        return w
+    source_of = pd.Series(w[T.source].to_numpy(dtype=object), index=w[_RID].to_numpy())
+    into = pd.Series(None, index=w.index, dtype=object)
+    into[c.index[merge]] = source_of.reindex(kept_rid.reindex(g[merge]).to_numpy()).to_numpy()
+    mask = pd.Series(w.index.isin(c.index[merge]), index=w.index)
+    return _mark(w, mask, _MERGED, rule="repeated_payment", into=into)
 
 
 def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
@@ -2075,6 +2144,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
          .pipe(fold_invoice_lines)
          .pipe(merge_known_snapshots, settings)
          .pipe(reject_conflicting_duplicates, settings)
+         .pipe(merge_repeated_payments, settings)
          .pipe(reject_shared_invoice_numbers)
          .pipe(reject_unusable_rows)
          .pipe(merge_cleared_items)
@@ -2206,6 +2276,9 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
     if r.get("repeated_document"):
         n.append(f"{r['repeated_document']} repeated document row(s) (same number, amount and date) merged into "
                  "the first one.")
+    if r.get("repeated_payment"):
+        n.append(f"{r['repeated_payment']} payment/credit row(s) were the same payment as one in another file (same "
+                 "customer, number, date and total) and were merged, so each payment counts once.")
     if q["due_from_terms"]:
         n.append(f"{q['due_from_terms']} due date(s) derived from the payment terms (invoice date + terms).")
     if q["due_from_default"]:
