@@ -667,3 +667,16 @@ def test_split_lines_of_one_file_are_not_merged_with_each_other():
     res = run(_two_exports([inv("INV-9", "A", "2025-01-02", 10.0)], pay_rows_a=lines))
     assert len(res.merged) == 0
     assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("PMT-1", "INV-2", 40.0)]
+
+
+def test_due_date_before_the_invoice_date_is_counted_and_noted():
+    # INV-2 issued 2025-03-10 but due 2025-02-03 (a slip): kept as given, counted once, noted
+    t = tx(inv("INV-1", "A", "2025-03-02", 100.0, due_date="2025-04-01"),
+           inv("INV-2", "A", "2025-03-10", 50.0, due_date="2025-02-03"),
+           inv("INV-3", "A", "2025-03-12", 20.0, terms_days=30.0))
+    res = run(t)
+    assert res.quality["due_before_invoice_date"] == 1
+    assert by_id(res).loc["INV-2", I.due_date] == pd.Timestamp("2025-02-03")
+    note = [n for n in res.notes if "due before they were issued" in n]
+    assert note and "INV-2 (f.csv:3): issued 2025-03-10, due 2025-02-03" in note[0]
+    assert run(t.iloc[[0, 2]]).quality["due_before_invoice_date"] == 0

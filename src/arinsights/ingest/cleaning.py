@@ -2121,6 +2121,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         amount), merged (file, row, rule, amount, into), kept (file, row, kind, amount),
         notes, and ``quality`` with the keys rows, kept, merged, rejected, merged_by_rule,
         invoices, open_invoices, open_amount_by_currency, due_from_terms, due_from_default,
+        due_before_invoice_date,
         settled_by_date, cleared_items, unapplied_by_currency, unapplied_payments,
         overpayments, unreferenced_payments, snapshot_unapplied, currency_mismatch_payments,
         paid_before_snapshot_invoices, paid_before_snapshot_by_currency,
@@ -2232,6 +2233,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     part = inv[_BEFORE_SNAP] > tol
     export_paid = inv[_OPEN_GIVEN].notna() & (balance > inv[_OPEN_GIVEN] + tol)
     foreign = _foreign_currency_cash(inv, cash)
+    early = (inv[Invoices.due_date] < inv[Invoices.invoice_date]).to_numpy(dtype=bool)  # only a given one can be
     dates = pd.concat([inv[Invoices.invoice_date], cash[Payments.payment_date], settled[Payments.payment_date]])
     quality = {
         "rows": n_in, "kept": len(kept), "merged": len(merged), "rejected": len(rejects),
@@ -2240,6 +2242,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "open_amount_by_currency": open_amt[open_mask].groupby(inv[Invoices.currency][open_mask]).sum().to_dict(),
         "due_from_terms": int((inv[_DUE_FROM] == "terms").sum()),
         "due_from_default": int((inv[_DUE_FROM] == "default").sum()),
+        "due_before_invoice_date": int(early.sum()),
         "settled_by_date": len(settled),
         "cleared_items": int(rules.get("cleared_item", 0)),
         "unapplied_by_currency": unapplied[Payments.amount].groupby(unapplied[Payments.currency]).sum().to_dict(),
@@ -2284,6 +2287,12 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
     if q["due_from_default"]:
         n.append(f"{q['due_from_default']} invoice(s) had neither due date nor terms: due date set to invoice date "
                  f"+ {settings.default_terms_days} days (default terms).")
+    if q["due_before_invoice_date"]:
+        early = inv[(inv[Invoices.due_date] < inv[Invoices.invoice_date]).to_numpy(dtype=bool)].iloc[0]
+        n.append(f"{q['due_before_invoice_date']} invoice(s) are due before they were issued, e.g. "
+                 f"{early[Invoices.invoice_id]} ({early[Invoices.source]}): issued {early[Invoices.invoice_date]:%Y-%m-%d}, "
+                 f"due {early[Invoices.due_date]:%Y-%m-%d}. They are kept as exported and count as overdue from "
+                 "their due date; check the due-date column (day and month swapped, or a typing slip).")
     if q["settled_by_date"]:
         n.append(f"{q['settled_by_date']} invoice(s) carry a settlement date and are marked paid on that date.")
     if q["cleared_items"]:
