@@ -680,3 +680,33 @@ def test_due_date_before_the_invoice_date_is_counted_and_noted():
     note = [n for n in res.notes if "due before they were issued" in n]
     assert note and "INV-2 (f.csv:3): issued 2025-03-10, due 2025-02-03" in note[0]
     assert run(t.iloc[[0, 2]]).quality["due_before_invoice_date"] == 0
+
+
+# ----------------------------------------------------------------------------- settlement date and payments
+
+def test_payment_of_an_invoice_with_a_settlement_date_settles_it_once():
+    # INV-1 (100) says "paid on 2025-02-13"; the payments file has PMT-1 100 applied to INV-1,
+    # received 2025-02-10. Before: the settlement payment paid INV-1 and PMT-1 went to INV-2
+    # (50) with 50 unapplied. Now PMT-1 settles INV-1 on its own date, INV-2 stays open.
+    t = tx(inv("INV-1", "A", "2025-01-05", 100.0, settled_date="2025-02-13"),
+           inv("INV-2", "A", "2025-01-20", 50.0),
+           pay("PMT-1", "A", "2025-02-10", 100.0, applied_to="INV-1"))
+    res = run(t)
+    assert alloc(res) == [("PMT-1", "INV-1", 100.0)]
+    assert by_id(res).loc["INV-1", I.paid_date] == pd.Timestamp("2025-02-10")
+    assert pd.isna(by_id(res).loc["INV-2", I.paid_date])
+    assert res.quality["settled_date_and_payments"] == 1 and res.quality["settled_by_date"] == 0
+    assert res.quality["unapplied_payments"] == 0 and res.quality["overpayments"] == 0
+    assert any("so no invoice is settled twice" in n for n in res.notes)
+
+
+def test_part_payment_of_a_settled_invoice_leaves_the_rest_to_the_settlement_date():
+    # PMT-1 pays 60 of INV-1 on 2025-02-10; the settlement date 2025-02-13 covers the other 40
+    t = tx(inv("INV-1", "A", "2025-01-05", 100.0, settled_date="2025-02-13"),
+           inv("INV-2", "A", "2025-01-20", 50.0),
+           pay("PMT-1", "A", "2025-02-10", 60.0, applied_to="INV-1"))
+    res = run(t)
+    assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("settled:INV-1", "INV-1", 40.0)]
+    assert by_id(res).loc["INV-1", I.paid_date] == pd.Timestamp("2025-02-13")
+    assert pd.isna(by_id(res).loc["INV-2", I.paid_date])
+    assert res.quality["settled_date_and_payments"] == 1 and res.quality["settled_by_date"] == 1

@@ -1653,6 +1653,12 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     tol = settings.amount_tolerance
     inv = invoices
     ikey, ckey = _customer_currency_codes(inv, cash)
+    pos = _referenced_positions(inv, cash, ikey, ckey)
+    has_ref = cash["applied_to"].notna().to_numpy()
+    hold = cash["hold"].to_numpy(dtype=bool) if "hold" in cash.columns else np.zeros(len(cash), dtype=bool)
+    matched = ~np.isnan(pos) & ~hold
+    avail = cash["available"].to_numpy(dtype=float)
+    settled, settled_and_paid = _settled_rest(inv, settled, pos, matched, avail, tol)
     # capacity left after settlement-date payments
     if len(settled):
         settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
@@ -1662,11 +1668,6 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     cap = np.clip(inv[_CAP].to_numpy(dtype=float) - already, 0.0, None)
 
     # --- explicit references
-    pos = _referenced_positions(inv, cash, ikey, ckey)
-    has_ref = cash["applied_to"].notna().to_numpy()
-    hold = cash["hold"].to_numpy(dtype=bool) if "hold" in cash.columns else np.zeros(len(cash), dtype=bool)
-    matched = ~np.isnan(pos) & ~hold
-    avail = cash["available"].to_numpy(dtype=float)
     explicit_alloc = np.zeros(len(cash))
     e = np.flatnonzero(matched)
     if len(e):
@@ -1730,8 +1731,33 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
         "snapshot_unapplied": int(hold.sum()),
         "overpayments": int(((rest > tol) & (allocated > tol)).sum()),
         "unapplied_payments": int(((rest > tol) & (allocated <= tol)).sum()),
+        "settled_by_date": len(settled),
+        "settled_date_and_payments": settled_and_paid,
     }
     return _assemble_payments(inv, cash, settled, parts_cash, parts_inv, parts_amt), stats
+
+
+def _settled_rest(inv: pd.DataFrame, settled: pd.DataFrame, pos: np.ndarray, matched: np.ndarray,
+                  avail: np.ndarray, tol: float) -> tuple[pd.DataFrame, int]:
+    """The settlement-date payments, less what the cash rows applied to the same invoices
+    pay, and the number of invoices that have both.
+
+    An invoice that carries a settlement date (a "paid on" column) and whose payments are in
+    the ledger too was settled by those payments: counting both would settle it twice and
+    push the payments onto the customer's next open invoice. Its payments settle it, on
+    their own dates (when the cash came, not when it was booked); the settlement date
+    covers only what they leave (nothing, usually: then the settlement payment goes)."""
+    if not len(settled) or not matched.any():
+        return settled, 0
+    paid = np.bincount(pos[matched].astype("int64"), weights=avail[matched], minlength=len(inv))
+    by_cash = paid[settled[_INV].to_numpy(dtype="int64")]
+    both = by_cash > tol
+    if not both.any():
+        return settled, 0
+    amount = settled[Payments.amount].to_numpy(dtype=float)
+    rest = np.where(both, amount - by_cash, amount)
+    out = settled.assign(**{Payments.amount: rest})[rest > tol].reset_index(drop=True)
+    return out, int(both.sum())
 
 
 def _sort_ranks(k: np.ndarray, room: int = 0) -> tuple[np.ndarray, int] | None:
@@ -2243,7 +2269,8 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "due_from_terms": int((inv[_DUE_FROM] == "terms").sum()),
         "due_from_default": int((inv[_DUE_FROM] == "default").sum()),
         "due_before_invoice_date": int(early.sum()),
-        "settled_by_date": len(settled),
+        "settled_by_date": stats["settled_by_date"],
+        "settled_date_and_payments": stats["settled_date_and_payments"],
         "cleared_items": int(rules.get("cleared_item", 0)),
         "unapplied_by_currency": unapplied[Payments.amount].groupby(unapplied[Payments.currency]).sum().to_dict(),
         "unapplied_payments": stats["unapplied_payments"],
@@ -2295,6 +2322,10 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
                  "their due date; check the due-date column (day and month swapped, or a typing slip).")
     if q["settled_by_date"]:
         n.append(f"{q['settled_by_date']} invoice(s) carry a settlement date and are marked paid on that date.")
+    if q["settled_date_and_payments"]:
+        n.append(f"{q['settled_date_and_payments']} invoice(s) carry a settlement date and also have payments "
+                 "applied to them in the ledger: the payments settle them, on the payments' own dates (the "
+                 "settlement date covers only what they leave), so no invoice is settled twice.")
     if q["cleared_items"]:
         n.append(f"{q['cleared_items']} cleared payment/credit row(s) merged: their effect is already carried by "
                  "the invoices' clearing dates.")
