@@ -266,7 +266,8 @@ def test_snapshot_only_credit_stays_unapplied_cash():
            cred("SC-1", "Z", "2023-01-23", 100.0, open_amount=-100.0, snapshot_date="2026-07-25"),
            cred("SC-2", "Z", "2023-02-23", 100.0, open_amount=-60.0, snapshot_date="2026-07-25"), file="aging.csv")
     res = run(t)
-    assert alloc(res) == [("SC-1", None, 100.0), ("SC-2", None, 60.0)]
+    # (the 200 of SI-1 paid before the snapshot is its own payment, dated the snapshot date)
+    assert alloc(res) == [("SC-1", None, 100.0), ("SC-2", None, 60.0), ("before-snapshot:SI-1", "SI-1", 200.0)]
     assert res.quality["snapshot_unapplied"] == 2
     assert res.quality["open_amount_by_currency"] == {"USD": 800.0}
 
@@ -710,3 +711,25 @@ def test_part_payment_of_a_settled_invoice_leaves_the_rest_to_the_settlement_dat
     assert by_id(res).loc["INV-1", I.paid_date] == pd.Timestamp("2025-02-13")
     assert pd.isna(by_id(res).loc["INV-2", I.paid_date])
     assert res.quality["settled_date_and_payments"] == 1 and res.quality["settled_by_date"] == 1
+
+
+def test_part_paid_before_the_snapshot_is_a_payment_dated_the_snapshot_date():
+    # SI-1: 1000, 800 open on 2026-07-25 -> "before-snapshot:SI-1" 200 on 2026-07-25; SI-2 fully
+    # open (no payment); the total AR from the snapshot date on is the snapshot's 800 + 500
+    from arinsights.playbook.kpis import ar_balances
+    t = tx(inv("SI-1", "T", "2025-11-11", 1000.0, open_amount=800.0, snapshot_date="2026-07-25"),
+           inv("SI-2", "T", "2026-01-05", 500.0, open_amount=500.0, snapshot_date="2026-07-25"), file="aging.csv")
+    res = run(t)
+    assert alloc(res) == [("before-snapshot:SI-1", "SI-1", 200.0)]
+    p = res.payments.iloc[0]
+    assert p[P.payment_date] == pd.Timestamp("2026-07-25") and p[P.source] == "aging.csv:2"
+    assert pd.isna(by_id(res).loc["SI-1", I.paid_date])  # the made-up date never pays an invoice
+    bal = ar_balances(res.invoices, res.payments, ["2026-07-25", "2026-07-24"]).set_index("date")["total_ar"]
+    assert bal[pd.Timestamp("2026-07-25")] == 1300.0  # 800 + 500, as the snapshot says
+    assert bal[pd.Timestamp("2026-07-24")] == 1500.0  # before the snapshot the 200 is not known paid
+    # a later payment of the open 800 pays SI-1 on its own date, after the before-snapshot part
+    later = tx(pay("PM-9", "T", "2026-08-01", 800.0), file="payments.csv")
+    res2 = run(pd.concat([t, later], ignore_index=True))
+    assert by_id(res2).loc["SI-1", I.paid_date] == pd.Timestamp("2026-08-01")
+    assert alloc(res2) == [("before-snapshot:SI-1", "SI-1", 200.0), ("PM-9", "SI-1", 800.0)]
+    assert ar_balances(res2.invoices, res2.payments, ["2026-08-01"])["total_ar"].iloc[0] == 500.0

@@ -35,7 +35,10 @@ Choices worth knowing
   rest was paid. A snapshot-only invoice with ``0 < open_amount < amount`` is kept **open**;
   only its open balance can still be settled by later payments, and the part paid before
   the snapshot is reported in the notes and in ``quality["paid_before_snapshot_*"]``
-  ("paid before snapshot, date unknown"). We do not invent a payment date.
+  ("paid before snapshot, date unknown"). So that balances computed from the ledger match
+  the snapshot, that part is a payment ``"before-snapshot:<invoice>"`` dated the snapshot
+  date (the latest it can have been paid; see :func:`snapshot_payments`), which never sets
+  an invoice's paid date: we do not invent when an invoice was paid.
 * A payment or credit note known only from an aging snapshot was, by the snapshot's own
   statement, unapplied on the snapshot date: it stays unapplied cash (its open part) and
   is not allocated, so the invoices keep the open balances the snapshot shows.
@@ -70,7 +73,7 @@ import pyarrow.compute as pc
 
 from .. import schema as S
 from .._memory import release_memory
-from .._order import stable_argsort
+from .._order import _PAYMENT_KEYS, _sorted_by, stable_argsort
 from .._parallel import together
 from ..schema import Invoices, Merged, Payments, Rejects, Transactions
 from ..settings import IngestSettings
@@ -92,10 +95,12 @@ __all__ = [
     "propagate_rejections",
     "build_invoices",
     "settlement_payments",
+    "snapshot_payments",
     "allocate_payments",
     "paid_dates",
     "raw_text",
     "MERGE_RULES",
+    "BEFORE_SNAPSHOT",
 ]
 
 T = Transactions
@@ -126,6 +131,7 @@ _DUE_FROM = "_due_from"  # "given", "terms" or "default"
 _SETTLED = "_settled_date"
 _OPEN_GIVEN = "_open_amount"
 _BEFORE_SNAP = "_paid_before_snapshot"
+_SNAPSHOT = "_snapshot_date"
 _INV = "_inv"  # position of the allocated invoice in the invoices frame (-1: unapplied)
 _KIND = "_kind"  # code of kind in the cash frame (equal codes, equal kinds)
 _PID = "_pid"  # in the cash frame: rank of (payment_date, payment_id) in its order (equal pairs, equal ranks)
@@ -1252,6 +1258,7 @@ def build_invoices(w: pd.DataFrame, settings: IngestSettings | None = None) -> p
         _SETTLED: col[T.settled_date],
         _OPEN_GIVEN: open_given,
         _BEFORE_SNAP: (amount - capacity).where(part, 0.0),
+        _SNAPSHOT: col[T.snapshot_date],
         _DOC: _code(w, _DOC)[pos],
         _CUST: cp,
         _CUR: _code(w, _CUR)[pos],
@@ -1296,6 +1303,43 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
         Payments.source: s[Invoices.source],
         _INV: s.index.to_numpy(),
         _CPOS: np.full(len(s), -1, dtype="int64"),
+    })
+
+
+#: payment_id prefix of the part of a snapshot-only invoice paid before the snapshot
+BEFORE_SNAPSHOT = "before-snapshot:"
+
+
+def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
+    """The part of each snapshot-only invoice that was paid before the snapshot, as a payment.
+
+    An aging snapshot shows INV-7 (1,000) with 800 open: 200 was paid before the snapshot
+    date, on a date the export does not give. Without a payment for it, every balance
+    computed from the ledger (aging, total AR, DSO) would count the whole 1,000 as open.
+    So it becomes a payment ``"before-snapshot:INV-7"`` of 200 dated the snapshot date: the
+    latest day it can have been paid and the first day the ledger knows it as paid, so the
+    balances from the snapshot date on are the snapshot's own. Its real date is unknown, so
+    it never decides when an invoice was paid: only invoices still open on the snapshot
+    date get one (the rest of their amount is paid by later payments, which set the paid
+    date), and the allocation and paid dates are worked out without it.
+
+    Returns
+    -------
+    pd.DataFrame
+        Payments columns, one row per such invoice (kind "payment", source: the invoice's).
+    """
+    settings = settings or IngestSettings()
+    tol = settings.amount_tolerance
+    s = invoices[((invoices[_BEFORE_SNAP] > tol) & (invoices[_CAP] > tol)).to_numpy(dtype=bool)]
+    return _payments_frame(**{
+        Payments.payment_id: BEFORE_SNAPSHOT + s[Invoices.invoice_id].astype(str),
+        Payments.customer_id: s[Invoices.customer_id],
+        Payments.payment_date: s[_SNAPSHOT],
+        Payments.amount: s[_BEFORE_SNAP],
+        Payments.invoice_id: s[Invoices.invoice_id],
+        Payments.kind: pd.Series(S.KIND_PAYMENT, index=s.index, dtype=object),
+        Payments.currency: s[Invoices.currency],
+        Payments.source: s[Invoices.source],
     })
 
 
@@ -2239,6 +2283,9 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     if len(inv_out) == 0:
         inv_out = _typed_empty(Invoices)
     payments = payments.drop(columns=[_INV, _SEQ])
+    before = snapshot_payments(inv, settings)
+    if len(before):  # (rare: snapshot-only part-paid invoices) into the canonical order
+        payments = _sorted_by(pd.concat([payments, before], ignore_index=True), _PAYMENT_KEYS)
     if len(payments) == 0:
         payments = _typed_empty(Payments)
     if len(rejects) == 0:
@@ -2348,7 +2395,8 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
         part = inv[_BEFORE_SNAP] > settings.amount_tolerance
         n.append(f"{q['paid_before_snapshot_invoices']} invoice(s) known only from an aging snapshot were part-paid "
                  f"before the snapshot, date unknown ({_by_currency(inv.loc[part, _BEFORE_SNAP], inv.loc[part, Invoices.currency])}); "
-                 "they stay open for the rest.")
+                 "they stay open for the rest. The part paid before is shown as a payment 'before-snapshot:<invoice>' "
+                 "on the snapshot date, so balances match the snapshot; it never sets an invoice's paid date.")
     if q["export_says_paid_no_payment_found"]:
         n.append(f"{q['export_says_paid_no_payment_found']} invoice(s) are shown (part-)paid in the export but no "
                  "matching payment was found; they stay open here. Add the payments export to fix this.")
