@@ -275,3 +275,8 @@ def test_stable_argsort_matches_numpy(dtype):
         np.testing.assert_array_equal(stable_argsort(keys), np.argsort(keys, kind="stable"))
     small = np.array([3, 1, 3, 0], dtype=dtype)
     np.testing.assert_array_equal(stable_argsort(small), [3, 1, 0, 2])
+    # keys in order already (ties included) come back as they are; one step down is sorted
+    ordered = np.sort(rng.integers(0, 1000, 100_000)).astype(dtype)
+    np.testing.assert_array_equal(stable_argsort(ordered), np.arange(len(ordered)))
+    ordered[50_000] = 0
+    np.testing.assert_array_equal(stable_argsort(ordered), np.argsort(ordered, kind="stable"))

@@ -24,6 +24,8 @@ def stable_argsort(key) -> np.ndarray:
     k = np.asarray(key)
     if k.dtype.kind not in "iu" or len(k) < 1 << 16:
         return np.argsort(k, kind="stable")
+    if bool((k[1:] >= k[:-1]).all()):  # in order already (often: rows come in date order)
+        return np.arange(len(k))
     lo, hi = int(k.min()), int(k.max())
     span = hi - lo
     if span >= 1 << 48:

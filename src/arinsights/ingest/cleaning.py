@@ -1980,11 +1980,18 @@ def _assemble_payments(inv: pd.DataFrame, cash: pd.DataFrame, settled: pd.DataFr
     if ns == 0 and _PID in cash.columns:
         # only cash rows: their (date, number) rank from the cash order replaces comparing
         # the dates and then the numbers as text
-        lead = _combined_key([cust_rank, cash[_PID].to_numpy()[src[rows]]])
+        pid = cash[_PID].to_numpy()[src[rows]]
+        if bool((pid[1:] >= pid[:-1]).all()):
+            # the allocation order follows the cash order, so the rank never decreases along
+            # it: sorting by the customer alone (stable) orders by (customer, rank), in one
+            # pass over a narrower key; the sort below then finds its lead key in order
+            by_customer = stable_argsort(cust_rank)
+            rows, cust_rank, pid = rows[by_customer], cust_rank[by_customer], pid[by_customer]
+        lead = _combined_key([cust_rank, pid])
     else:
         lead = _combined_key([cust_rank, day])
     if lead is None:  # dates not as datetime64 (mixed types): ranked as pandas compares them
-        day_rank = _dense_rank(pd.Series(day))
+        day_rank = _dense_rank(pd.Series(date.to_numpy()[src[rows]]))
         lead = cust_rank * (int(day_rank.max(initial=0)) + 1) + day_rank
     refine = _stable_order([
         pd.Series(lead),
