@@ -25,6 +25,7 @@ Conventions
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -888,6 +889,72 @@ def _amount_chain(src: pa.Array, native: np.ndarray) -> dict[str, object]:
             "ambig": ambig, "point": point, "comma": comma, "core": core}
 
 
+def _fast_chunk(chunk: pa.Array, native: np.ndarray) -> tuple:
+    """:func:`_fast_amounts` of one chunk: ``(fast, negs, dollar, point, magnitude)``, the last
+    four None when no value of the chunk has a fast form."""
+    fast = _match_arrow(chunk, _RE_FAST) & ~native
+    if not fast.any():
+        return fast, None, None, None, None
+    # the fast values alone: the others masked as missing (no copy of the texts)
+    src = chunk if fast.all() else _only(chunk, fast)
+    negs = _bool(pc.starts_with(src, "-")) | _bool(pc.starts_with(src, "("))
+    dollar = _bool(pc.match_substring(src, "$"))
+    point = _bool(pc.match_substring(src, "."))
+    # the sign, "$" and brackets stripped around the digits, the comma groups removed: a
+    # fast value has a comma only with a decimal point, and a column whose decimal separator
+    # is the comma rejects every value with a point, so this reading is the column's whenever
+    # the column is read at all
+    magnitude = _num(pc.replace_substring(pc.utf8_trim(src, characters="-$()"), ",", ""))
+    return fast, negs, dollar, point, magnitude
+
+
+def _fast_amounts(src: pa.Array | pa.ChunkedArray, native: np.ndarray) -> tuple:
+    """The fast path of :func:`_parse_amounts` over all values: ``(fast, negs, code_id,
+    point, magnitude)`` -- which values have a fast form (:data:`_RE_FAST`), their negative
+    marks (0/1), currency code (0: "$", -1: none), whether they have a decimal point, and
+    their magnitude (NaN where not fast). Worked out chunk by chunk (the working arrays
+    stay small); on a large column two threads take the chunks in turn, each the next one
+    not yet taken (:func:`together`), so that a thread that started late (busy with other
+    work) takes fewer. Every chunk's result is the same whichever thread reads it."""
+    from .._parallel import together
+
+    chunks = src.chunks if isinstance(src, pa.ChunkedArray) else [src]
+    chunks = [c for c in chunks if len(c)]
+    starts = np.cumsum([0] + [len(c) for c in chunks])
+    n = int(starts[-1])
+    results: list = [None] * len(chunks)
+    lock = threading.Lock()
+    taken = [0]
+
+    def reader() -> None:
+        while True:
+            with lock:
+                i = taken[0]
+                taken[0] += 1
+            if i >= len(chunks):
+                return
+            try:
+                results[i] = _fast_chunk(chunks[i], native[starts[i]:starts[i + 1]])
+            except Exception as exc:  # noqa: BLE001 - raised below, the first chunk's first
+                results[i] = exc
+
+    together(reader, reader, rows=n)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    fast = np.concatenate([r[0] for r in results]) if results else np.zeros(0, dtype=bool)
+
+    def joined(k: int, fill, dtype) -> np.ndarray:
+        return np.concatenate([r[k] if r[k] is not None else np.full(len(r[0]), fill, dtype=dtype)
+                               for r in results]).astype(dtype, copy=False) if results else np.zeros(0, dtype)
+
+    negs = joined(1, False, bool).astype(np.int64)
+    code_id = np.where(joined(2, False, bool), np.int32(0), np.int32(-1))
+    point = joined(3, False, bool)
+    magnitude = joined(4, np.nan, np.float64)
+    return fast, negs, code_id, point, magnitude
+
+
 def _only(src: pa.Array, keep: np.ndarray) -> pa.Array:
     """The string array ``src`` with the values where ``keep`` is False made missing: the
     same buffers under a new validity bitmap (no copy of the texts); a filter-free stand-in
@@ -985,40 +1052,36 @@ def _parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str
         if native.any():
             out[native] = uniq[native].astype("float64")
         text = _as_text(uniq).mask(pd.Series(native), "")
-    src = _arrow(text)
+    src = pa.array(text.array)  # as the chunks of the cells: no copy into one array
     text = None
 
     # fast path: most cells of a regular export are a plain or dollar amount with a decimal
     # point ("1234.56", "-$1,234.56", "($40.00)", "1250"). One RE2 pass recognises them;
     # their classes follow from the pattern (see _RE_FAST) and only the rest goes through
-    # the full chain (_amount_chain), whose results are the same for these values.
-    fast = (_match_arrow(src, _RE_FAST) & ~native) if _FAST_AMOUNTS and n else np.zeros(n, dtype=bool)
+    # the full chain (_amount_chain), whose results are the same for these values. Their
+    # magnitudes are read here too (see _fast_amounts), chunk by chunk, on two cores for
+    # large columns.
+    if _FAST_AMOUNTS and n:
+        fast, negs, code_id, point, fast_read = _fast_amounts(src, native)
+    else:
+        fast, point, fast_read = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), None
+        negs, code_id = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int32)
     if fast.all():
         rest = np.zeros(0, dtype=np.intp)
     else:
         rest = np.flatnonzero(~fast)
     blank = np.zeros(n, dtype=bool)
     ok = np.ones(n, dtype=bool)
-    negs = np.zeros(n, dtype=np.int64)
     # currency per value as an index into ``currencies`` (-1 = none): no object array of n
     currencies = [_SYMBOLS["$"]]
-    code_id = np.full(n, -1, dtype=np.int32)
     is_sci = np.zeros(n, dtype=bool)
     ambig = np.zeros(n, dtype=bool)
     comma = np.zeros(n, dtype=bool)
-    fast_src = None
-    if fast.any():
-        # the fast values alone: the others masked as missing (no copy of the texts), so
-        # every array below is over all values and needs no scatter
-        fast_src = src if not len(rest) else _only(src, fast)
-        negs = (_bool(pc.starts_with(fast_src, "-")) | _bool(pc.starts_with(fast_src, "("))).astype(np.int64)
-        code_id = np.where(_bool(pc.match_substring(fast_src, "$")), 0, -1).astype(np.int32)
-        point = _bool(pc.match_substring(fast_src, "."))
-    else:
-        point = np.zeros(n, dtype=bool)
     core_rest = None
     if len(rest):
         sub = src if not fast.any() else src.take(pa.array(rest))
+        if isinstance(sub, pa.ChunkedArray):
+            sub = sub.combine_chunks()
         parts = _amount_chain(sub, native[rest])
         blank[rest] = parts["blank"]
         ok[rest] = parts["ok"]
@@ -1084,30 +1147,31 @@ def _parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str
             return pc.replace_substring(core, ",", "")
         return pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
 
-    magnitude = np.full(n, np.nan)
+    magnitude = np.full(n, np.nan) if len(rest) or fast_read is None else fast_read
     if core_rest is not None:
         clean = pc.if_else(pa.array(is_sci[rest]), core_rest, to_float(core_rest))
         core_rest = None
         use = pa.array(usable[rest])
         magnitude[rest] = _num(pc.if_else(use, clean, pa.scalar(None, clean.type)))
         clean = None
-    if fast_src is not None:
-        # fast values: strip the sign, "$" and brackets around the digits (all usable)
-        read = _num(to_float(pc.utf8_trim(fast_src, characters="-$()")))
-        magnitude = read if not len(rest) else np.where(fast, read, magnitude)
-        read = None
-        fast_src = None
-    sign = np.where(negs >= 1, -1.0, 1.0)
-    parsed = np.where(usable, sign * magnitude, np.nan)
-    out = np.where(native, out, parsed)
-    cur = np.where(usable & np.isfinite(out), code_id, -1)
+    if fast_read is not None and len(rest):
+        magnitude = np.where(fast, fast_read, magnitude)
+    fast_read = None
+    # the sign (a negation, as a product with -1.0 gives it: -0.0 stays -0.0), NaN where
+    # not usable, the native numbers as they are; no working copy where nothing changes
+    parsed = np.negative(magnitude, out=magnitude, where=negs >= 1)
+    if not usable.all():
+        parsed[~usable] = np.nan
+    out = np.where(native, out, parsed) if native.any() else parsed
+    parsed = magnitude = None
+    cur = np.where(usable & np.isfinite(out), code_id, np.int32(-1))
 
     # back to the rows: one take per result, the missing-value code -1 picking the extra
     # last element (NaN / blank / no currency)
     if n == len(codes) and (not n or codes.min() >= 0):
         # one distinct value per row, none missing: the codes are 0, 1, ... (values are
         # numbered in order of appearance), the results are the rows' already
-        vals, blank_rows, cur_rows = out.copy(), blank, cur
+        vals, blank_rows, cur_rows = out, blank, cur  # (out is this call's own: no copy)
     else:
         take = np.where(codes >= 0, codes, n)
         vals = np.append(out, np.nan).take(take)
@@ -1234,12 +1298,10 @@ def parse_flags(values: pd.Series, *, column: str = "", file: str = "") -> pd.Se
                  "out of the mapping.",
         )
     x_only = text[is_true].isin(["x"]).all() and is_true.any() and not is_false.any()
-    result = np.full(len(uniq), pd.NA, dtype=object)
-    result[is_true] = True
-    result[is_false] = False
-    if x_only:
-        result[blank] = False
-    blank_value = False if x_only else pd.NA
-    out = np.where(codes >= 0, result.take(np.maximum(codes, 0)) if len(uniq) else pd.NA,
-                   blank_value)
-    return pd.Series(out, index=index, name=values.name).astype("boolean")
+    # per distinct value (and a last entry for missing cells): the flag and whether it is
+    # known; the rows take both (a boolean array and its mask: no Python object per row)
+    flag = np.append(is_true, False)
+    known = np.append(is_true | is_false | (blank & bool(x_only)), bool(x_only))
+    take = np.where(codes >= 0, codes, len(uniq))
+    out = pd.arrays.BooleanArray(flag.take(take), ~known.take(take))
+    return pd.Series(out, index=index, name=values.name)

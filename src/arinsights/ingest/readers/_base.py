@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..._memory import release_memory
+from ..._parallel import together
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
@@ -315,9 +316,18 @@ def grid_cells(grid) -> pd.DataFrame:
 def header_rows_like(cells, header_idx: int) -> np.ndarray:
     """True for rows (after the header) that repeat the header (page breaks in text exports)."""
     if isinstance(cells, ArrowCells):
+        # the first column picks the candidates, the others are compared on those only
         same = np.ones(len(cells), dtype=bool)
+        cand = None
         for col, value in zip(cells.columns, row_values(cells, header_idx)):
-            same &= pc.equal(col, value).to_numpy(zero_copy_only=False)
+            if cand is None:
+                cand = np.flatnonzero(pc.fill_null(pc.equal(col, value), False).to_numpy(zero_copy_only=False))
+            elif len(cand):
+                hit = pc.fill_null(pc.equal(col.take(pa.array(cand)), value), False)
+                cand = cand[hit.to_numpy(zero_copy_only=False)]
+        if cand is not None:
+            same[:] = False
+            same[cand] = True
     else:
         values = cells.to_numpy(dtype=object)
         same = (values == values[header_idx]).all(axis=1)
@@ -471,28 +481,36 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     skip_idx = np.flatnonzero(is_rule)
 
     full: dict[int, pa.Array] = {}  # object cells only: their columns converted to Arrow once
+    picks: dict[int, tuple] = {}  # id(positions) -> (positions, their runs): Arrow cells only
     arrow_in = isinstance(cells, ArrowCells)
 
     def rows_of(pos: int, idx: np.ndarray) -> pa.Array:
         """The cells of column ``pos`` in the rows at (sorted) positions ``idx`` (Arrow
         strings): zero-copy slices of the grid's column when the rows are a few runs."""
         if arrow_in:
-            return _pick(cells.columns[pos], idx)
+            key = id(idx)
+            if key not in picks:  # the runs of these positions, once for every column
+                picks[key] = (idx, _runs(idx) if len(idx) and len(idx) != n else False)
+            return _pick(cells.columns[pos], idx, picks[key][1])
         if pos not in full:
             full[pos] = column_array(cells, pos)
         mask = np.zeros(n, dtype=bool)
         mask[idx] = True
         return full[pos].filter(pa.array(mask))
 
-    # amounts: parsed for every row after the header that is data or a structural row that
-    # may carry one (subtotals, totals, voided documents), so skipped amounts reconcile.
     amount_pos = f.get(T.amount)
-    amount_all = np.full(n, np.nan)
-    amount_failed = np.zeros(n, dtype=bool)
-    # currency found in the amount cell: a code into ``currency_names`` (-1: none)
-    currency_cell = np.full(n, -1, dtype=np.int32)
-    currency_names: list = []
-    if amount_pos is not None:
+
+    def amount_column() -> tuple[np.ndarray, np.ndarray, np.ndarray, list, str | None]:
+        """Amounts, parsed for every row after the header that is data or a structural row
+        that may carry one (subtotals, totals, voided documents), so skipped amounts
+        reconcile: ``(amounts, failed, currency codes, currencies, note)`` over the grid rows;
+        the currency found in the amount cell is a code into the currencies (-1: none)."""
+        amount_all = np.full(n, np.nan)
+        amount_failed = np.zeros(n, dtype=bool)
+        currency_cell = np.full(n, -1, dtype=np.int32)
+        currency_names: list = []
+        if amount_pos is None:
+            return amount_all, amount_failed, currency_cell, currency_names, None
         carry = np.zeros(n, dtype=bool)
         carry[layout.header_idx + 1:] = True
         # (only the rows that have a rule can be one of these: no object compare on every row)
@@ -520,8 +538,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
                 amount_all[off] = sp.values.to_numpy(dtype=float)
             except InputError:
                 pass  # a total row whose amount is unreadable: its amount stays unknown
-        if ap.note and len(on):
-            notes.append(ap.note)
+        return amount_all, amount_failed, currency_cell, currency_names, ap.note if len(on) else None
 
     # --- data rows: arrays aligned with d (positions of the data rows in the grid) ---
     d = data_idx
@@ -538,22 +555,6 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
             data_columns[pos] = rows_of(pos, d)
         return data_columns[pos]
 
-    get = {name: column(f.get(name)) for name in
-           [T.document_id, T.customer_id, T.customer_name, T.currency, T.disputed, T.applied_to, T.line_of,
-            "terms"]}
-    typed = getattr(grid, "typed", None)
-    if typed is not None and nd:
-        # Excel/Parquet: ids stored as numbers come back as 611365.0 in the text cells;
-        # normalise the native values instead (611365.0 -> "611365", text ids unchanged)
-        for name in ID_FIELDS:
-            if f.get(name) is not None:
-                native = normalise_ids(typed.iloc[d, f[name]].reset_index(drop=True)).to_numpy(dtype=object)
-                get[name] = _arrow_text(np.where(pd.isna(native), "", native))
-    for name, series in layout.fill.items():
-        filler = series.iloc[d].to_numpy(dtype=object)
-        filler = _arrow_text(np.where(pd.isna(filler), "", filler))
-        get[name] = pc.if_else(pc.equal(get[name], ""), filler, get[name])
-
     reasons = np.full(nd, "", dtype=object)
 
     def add(mask, msg):
@@ -568,60 +569,118 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     def quoted(label: str, values: pa.Array, what: str):
         return lambda pos: f"{label} '" + _take_objects(values, pos) + f"' {what}"
 
-    # text files: a data row with values beyond the last column name was split by an
-    # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
-    # rows have such values, the file has a column without a name instead: noted, ignored.
-    width = max((i + 1 for i, h in enumerate(headers) if h), default=0)
-    if getattr(grid, "delimiter", None) is not None and nd and 0 < width < cells.shape[1]:
-        tail = np.column_stack([~_empty(column(pos)) for pos in range(width, cells.shape[1])])
-        ragged = tail.any(axis=1)
-        if ragged.sum() * 2 > nd:
-            notes.append(f"{int(ragged.sum())} of {nd} rows have values after the last named column "
-                         f"('{headers[width - 1]}'); columns without a name are not read")
-        elif ragged.any():
-            n_values = width + tail.shape[1] - np.argmax(tail[:, ::-1], axis=1)
+    def data_rows() -> dict:
+        """Everything about the data rows that does not need their amounts: the checks whose
+        reasons come before the amount's (added here, in their order), and the parsing of the
+        other columns (customers, terms, flags, open amounts), whose reasons are added after
+        the amount's by the caller. Notes go to ``row_notes`` (they follow the amount's)."""
+        get = {name: column(f.get(name)) for name in
+               [T.document_id, T.customer_id, T.customer_name, T.currency, T.disputed, T.applied_to, T.line_of,
+                "terms"]}
+        typed = getattr(grid, "typed", None)
+        if typed is not None and nd:
+            # Excel/Parquet: ids stored as numbers come back as 611365.0 in the text cells;
+            # normalise the native values instead (611365.0 -> "611365", text ids unchanged)
+            for name in ID_FIELDS:
+                if f.get(name) is not None:
+                    native = normalise_ids(typed.iloc[d, f[name]].reset_index(drop=True)).to_numpy(dtype=object)
+                    get[name] = _arrow_text(np.where(pd.isna(native), "", native))
+        for name, series in layout.fill.items():
+            filler = series.iloc[d].to_numpy(dtype=object)
+            filler = _arrow_text(np.where(pd.isna(filler), "", filler))
+            get[name] = pc.if_else(pc.equal(get[name], ""), filler, get[name])
+        row_notes: list[str] = []
 
-            def too_many(pos):
-                extra = rows_frame(cells, d[pos]).iloc[:, width:].to_numpy(dtype=object)
-                shown = ["'" + "', '".join(v for v in row if v != "") + "'" for row in extra]
-                return np.array([f"the row has {k} values but the header has {width} columns (extra: {x}); an "
-                                 "unquoted comma in a value such as 1,250.00 or 'Acme, Inc' shifts the columns: "
-                                 "quote such values or re-export the file" for k, x in zip(n_values[pos], shown)],
-                                dtype=object)
+        # text files: a data row with values beyond the last column name was split by an
+        # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
+        # rows have such values, the file has a column without a name instead: noted, ignored.
+        width = max((i + 1 for i, h in enumerate(headers) if h), default=0)
+        if getattr(grid, "delimiter", None) is not None and nd and 0 < width < cells.shape[1]:
+            tail = np.column_stack([~_empty(column(pos)) for pos in range(width, cells.shape[1])])
+            ragged = tail.any(axis=1)
+            if ragged.sum() * 2 > nd:
+                row_notes.append(f"{int(ragged.sum())} of {nd} rows have values after the last named column "
+                                 f"('{headers[width - 1]}'); columns without a name are not read")
+            elif ragged.any():
+                n_values = width + tail.shape[1] - np.argmax(tail[:, ::-1], axis=1)
 
-            add(ragged, too_many)
+                def too_many(pos):
+                    extra = rows_frame(cells, d[pos]).iloc[:, width:].to_numpy(dtype=object)
+                    shown = ["'" + "', '".join(v for v in row if v != "") + "'" for row in extra]
+                    return np.array([f"the row has {k} values but the header has {width} columns (extra: {x}); "
+                                     "an unquoted comma in a value such as 1,250.00 or 'Acme, Inc' shifts the "
+                                     "columns: quote such values or re-export the file"
+                                     for k, x in zip(n_values[pos], shown)], dtype=object)
 
-    # kinds as codes into a small table (the last entry None: no kind), so that the checks
-    # and the output column look at the table, not at one Python object per row
-    kind, kind_table = _kind_codes(layout.kind, d)
-    no_kind = pd.isna(kind_table)[kind]
-    if layout.kind_reason is not None:
-        add(no_kind, lambda pos: layout.kind_reason(d[pos]))
-    else:
-        add(no_kind, "unknown transaction type")
+                add(ragged, too_many)
 
-    # dates: one joint decision of the day/month order for the file
-    date_pos = {fld: f[fld] for fld in DATE_FIELDS if f.get(fld) is not None}
-    dates = {fld: np.full(nd, np.datetime64("NaT"), dtype="datetime64[ns]") for fld in DATE_FIELDS}
-    if date_pos and nd:
-        # column names as in the file (for the notes), made unique if the file repeats one
-        label = {pos: headers[pos] if headers.count(headers[pos]) == 1 else f"{headers[pos]} (column {pos + 1})"
-                 for pos in date_pos.values()}
-        frame = pd.DataFrame({label[pos]: _text(column(pos)) for pos in date_pos.values()})
-        parsed = parse_date_columns(frame, list(frame.columns), order=layout.date_order, file=file, rows=rows[d])
-        date_notes: list[str] = []
-        for fld, pos in date_pos.items():
-            dp = parsed[label[pos]]
-            dates[fld] = dp.values.to_numpy()
-            add(dp.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not a date"))
-            note = dp.note
-            if note and not note.startswith("no day/month ambiguity") and \
-                    not any(note in known or known in note for known in date_notes):
-                date_notes.append(note)
-        notes.extend(date_notes)
-    if f.get(T.document_date) is not None:
-        label = headers[f[T.document_date]]
-        add(_empty(column(f[T.document_date])), f"missing date in '{label}'")
+        # kinds as codes into a small table (the last entry None: no kind), so that the checks
+        # and the output column look at the table, not at one Python object per row
+        kind, kind_table = _kind_codes(layout.kind, d)
+        no_kind = pd.isna(kind_table)[kind]
+        if layout.kind_reason is not None:
+            add(no_kind, lambda pos: layout.kind_reason(d[pos]))
+        else:
+            add(no_kind, "unknown transaction type")
+
+        # dates: one joint decision of the day/month order for the file
+        date_pos = {fld: f[fld] for fld in DATE_FIELDS if f.get(fld) is not None}
+        dates = {fld: np.full(nd, np.datetime64("NaT"), dtype="datetime64[ns]") for fld in DATE_FIELDS}
+        if date_pos and nd:
+            # column names as in the file (for the notes), made unique if the file repeats one
+            label = {pos: headers[pos] if headers.count(headers[pos]) == 1 else f"{headers[pos]} (column {pos + 1})"
+                     for pos in date_pos.values()}
+            frame = pd.DataFrame({label[pos]: _text(column(pos)) for pos in date_pos.values()})
+            parsed = parse_date_columns(frame, list(frame.columns), order=layout.date_order, file=file, rows=rows[d])
+            date_notes: list[str] = []
+            for fld, pos in date_pos.items():
+                dp = parsed[label[pos]]
+                dates[fld] = dp.values.to_numpy()
+                add(dp.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not a date"))
+                note = dp.note
+                if note and not note.startswith("no day/month ambiguity") and \
+                        not any(note in known or known in note for known in date_notes):
+                    date_notes.append(note)
+            row_notes.extend(date_notes)
+        if f.get(T.document_date) is not None:
+            label = headers[f[T.document_date]]
+            add(_empty(column(f[T.document_date])), f"missing date in '{label}'")
+
+        # customer: the id column, else the name (whitespace normalised, case kept)
+        name = _squash_unique(get[T.customer_name])
+        if get[T.customer_id] is blank:  # no id column: the customer is the name (no copy)
+            cust = name if nd else blank
+        else:
+            cust = pc.if_else(pc.equal(get[T.customer_id], ""), name, get[T.customer_id]) if nd else get[T.customer_id]
+
+        terms = None
+        if f.get("terms") is not None and nd:
+            terms = _per_distinct(get["terms"], lambda u: parse_terms(_obj(u)))
+
+        disputed = np.full(nd, None, dtype=object)
+        if f.get(T.disputed) is not None and nd:
+            flags = parse_flags(_text(get[T.disputed]), column=headers[f[T.disputed]], file=file)
+            disputed = flags.to_numpy(dtype=object, na_value=None)
+
+        op = None
+        if f.get(T.open_amount) is not None and f[T.open_amount] != amount_pos and nd:
+            pos = f[T.open_amount]
+            op = parse_amounts(_text(column(pos)), decimal=layout.decimal, column=headers[pos], file=file,
+                               rows=rows[d])
+        return {"get": get, "notes": row_notes, "kind": kind, "kind_table": kind_table, "dates": dates,
+                "name": name, "cust": cust, "cust_empty": _empty(cust),
+                "doc_empty": _empty(get[T.document_id]), "terms": terms, "disputed": disputed, "op": op}
+
+    # the amounts and the rest of the data rows are independent: side by side on large files
+    # (the amount's error, if any, wins as it would sequentially; reasons and notes keep their
+    # order: the data rows' reasons added meanwhile are those that come before the amount's)
+    (amount_all, amount_failed, currency_cell, currency_names, amount_note), rest = together(
+        amount_column, data_rows, rows=nd if arrow_in else 0)
+    if amount_note:
+        notes.append(amount_note)
+    notes.extend(rest["notes"])
+    get, kind, kind_table, dates = rest["get"], rest["kind"], rest["kind_table"], rest["dates"]
+    name, cust = rest["name"], rest["cust"]
 
     amount = amount_all[d]
     if amount_pos is not None:
@@ -635,26 +694,21 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         add(np.abs(np.nan_to_num(amount)) > MAX_AMOUNT,
             quoted(headers[amount_pos], raw_amt, f"is too large to be a receivable (more than {MAX_AMOUNT:,.0f}): "
                                                  "an id or a reference in the amount column?"))
+        raw_amt = raw_empty = None
     else:
         add(np.ones(nd, dtype=bool), "no amount column")
 
-    # customer: the id column, else the name (whitespace normalised, case kept)
-    name = _squash_unique(get[T.customer_name])
     has_customer = any(f.get(x) is not None or x in layout.fill for x in (T.customer_id, T.customer_name))
     if not has_customer:
         add(np.ones(nd, dtype=bool), "no customer column")
-    if get[T.customer_id] is blank:  # no id column: the customer is the name (no copy)
-        cust = name if nd else blank
-    else:
-        cust = pc.if_else(pc.equal(get[T.customer_id], ""), name, get[T.customer_id]) if nd else get[T.customer_id]
     cust_label = headers[f[T.customer_id]] if f.get(T.customer_id) is not None else (
         headers[f[T.customer_name]] if f.get(T.customer_name) is not None else "customer")
-    add(_empty(cust), f"missing customer in '{cust_label}'")
+    add(rest.pop("cust_empty"), f"missing customer in '{cust_label}'")
 
     # document id: required on invoices
     doc_label = headers[f[T.document_id]] if f.get(T.document_id) is not None else "invoice number"
     is_invoice = (kind_table == KIND_INVOICE)[kind]
-    add(is_invoice & _empty(get[T.document_id]), f"missing invoice number in '{doc_label}'")
+    add(is_invoice & rest.pop("doc_empty"), f"missing invoice number in '{doc_label}'")
 
     # signs: magnitudes are stored; the kind carries the sign
     neg = amount < 0
@@ -668,26 +722,26 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
             notes.append(f"{int(flip.sum())} row(s) with a negative amount read as credit notes")
     else:
         add(neg & is_invoice, "negative invoice amount: credit notes must be typed as credits")
+    neg = is_invoice = None
 
     terms_days = np.full(nd, np.nan)
-    if f.get("terms") is not None and nd:
-        days, tfail = _per_distinct(get["terms"], lambda u: parse_terms(_obj(u)))
+    if rest["terms"] is not None:
+        days, tfail = rest.pop("terms")
         terms_days = days.astype(float)
         add(tfail.astype(bool), quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')"))
 
-    disputed = np.full(nd, None, dtype=object)
-    if f.get(T.disputed) is not None and nd:
-        flags = parse_flags(_text(get[T.disputed]), column=headers[f[T.disputed]], file=file)
-        disputed = flags.to_numpy(dtype=object, na_value=None)
+    disputed = rest.pop("disputed")
 
     open_amount = np.full(nd, np.nan)
     if f.get(T.open_amount) is not None and f[T.open_amount] == amount_pos:
         open_amount = np.abs(amount)  # the layout's amount is the open balance (aged reports)
-    elif f.get(T.open_amount) is not None and nd:
+    elif rest["op"] is not None:
         pos = f[T.open_amount]
-        op = parse_amounts(_text(column(pos)), decimal=layout.decimal, column=headers[pos], file=file, rows=rows[d])
+        op = rest.pop("op")
         open_amount = np.abs(op.values.to_numpy(dtype=float))
         add(op.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not an amount"))
+        op = None
+    rest = None
 
     # currency: column, else symbol/code in the amount cell, else mapping/layout, else settings
     if f.get(T.currency) is not None and nd:
@@ -750,48 +804,62 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     get.clear()
     data_columns.clear()
     full.clear()
-    frame = parsed = dp = ap = sp = raw_amt = tail = op = flags = None  # noqa: F841 (memory)
-    reasons = rejected = amount_all = amount_failed = currency_cell = rules = is_rule = None  # noqa: F841
-    d = data_idx = carry_idx = on = off = skip_idx = carry = None  # noqa: F841
+    picks.clear()
+    reasons = rejected = amount_all = amount_failed = currency_cell = rules = is_rule = None  # noqa: F841 (memory)
+    d = data_idx = skip_idx = None  # noqa: F841
     if arrow_in:
         cells.release(grid)
     release_memory()  # the parsing's working columns are gone: hand their memory back before the output
 
-    def kept_ids(values: pa.Array) -> np.ndarray:
-        return _ids(values if all_kept else _pick(values, kept_at))
+    kept_runs = _runs(kept_at) if not all_kept and len(kept_at) else False
 
-    out: dict[str, object] = {}
+    def kept_ids(values: pa.Array) -> np.ndarray:
+        return _ids(values if all_kept else _pick(values, kept_at, kept_runs))
+
     src_rows = rows[keep]
-    out[T.source] = _out_text(_sources(file, src_rows))
-    out[T.file] = _out_repeat(file, len(keep))
-    out[T.row] = src_rows
-    out[T.kind] = _kinds_text(kind_table, kept(kind))
-    del kind
-    out[T.document_id] = kept_ids(ids.pop(T.document_id))
-    out[T.customer_id] = kept_ids(cust)
-    del cust
-    if same_customer and _text_dtype() is not None:  # immutable Arrow data: both columns share it
-        out[T.customer_name] = out[T.customer_id].copy(deep=False)
-    else:
-        out[T.customer_name] = kept_ids(name)
-    del name
-    out[T.document_date] = kept(dates.pop(T.document_date))
-    out[T.due_date] = kept(dates.pop(T.due_date))
-    out[T.terms_days] = kept(terms_days)
-    del terms_days
-    out[T.amount] = np.abs(kept(amount))
-    del amount
-    out[T.currency] = _out_text(kept(currency)) if currency_table is None else _kinds_text(currency_table,
-                                                                                          kept(currency))
-    del currency
-    out[T.disputed] = kept(disputed)
-    del disputed
-    out[T.settled_date] = kept(dates.pop(T.settled_date))
-    out[T.applied_to] = kept_ids(ids.pop(T.applied_to))
-    out[T.open_amount] = kept(open_amount)
-    del open_amount
-    out[T.snapshot_date] = np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]")
-    out[T.line_of] = kept_ids(ids.pop(T.line_of))
+    # each output column replaces its working array (popped from ``work`` as it is built)
+    work = {"kind": kind, "cust": cust, "name": name, "terms_days": terms_days, "amount": amount,
+            "currency": currency, "disputed": disputed, "open_amount": open_amount}
+    del kind, cust, name, terms_days, amount, currency, disputed, open_amount
+
+    def file_columns() -> tuple:
+        """The source ("file:row") and file columns."""
+        return _out_text(_sources(file, src_rows)), _out_repeat(file, len(keep))
+
+    def data_columns_out() -> dict:
+        """The other output columns, in their order (after source, file and row)."""
+        o: dict[str, object] = {}
+        o[T.kind] = _kinds_text(kind_table, kept(work.pop("kind")))
+        o[T.document_id] = kept_ids(ids.pop(T.document_id))
+        o[T.customer_id] = kept_ids(work.pop("cust"))
+        name = work.pop("name")
+        if same_customer and _text_dtype() is not None:  # immutable Arrow data: both columns share it
+            o[T.customer_name] = o[T.customer_id].copy(deep=False)
+        else:
+            o[T.customer_name] = kept_ids(name)
+        name = None
+        o[T.document_date] = kept(dates.pop(T.document_date))
+        o[T.due_date] = kept(dates.pop(T.due_date))
+        o[T.terms_days] = kept(work.pop("terms_days"))
+        o[T.amount] = np.abs(kept(work.pop("amount")))
+        currency = work.pop("currency")
+        o[T.currency] = _out_text(kept(currency)) if currency_table is None else _kinds_text(currency_table,
+                                                                                            kept(currency))
+        currency = None
+        o[T.disputed] = kept(work.pop("disputed"))
+        o[T.settled_date] = kept(dates.pop(T.settled_date))
+        o[T.applied_to] = kept_ids(ids.pop(T.applied_to))
+        o[T.open_amount] = kept(work.pop("open_amount"))
+        o[T.snapshot_date] = np.full(len(keep), np.datetime64("NaT"), dtype="datetime64[ns]")
+        o[T.line_of] = kept_ids(ids.pop(T.line_of))
+        return o
+
+    # two independent sets of columns: side by side on large files
+    (source, file_column), others = together(file_columns, data_columns_out, rows=len(keep))
+    out: dict[str, object] = {T.source: source, T.file: file_column, T.row: src_rows}
+    source = file_column = None
+    out.update(others)
+    others = None
     tx = _frame(out)
     del out
     tx = _as_text(tx, [T.source, T.file, T.kind, T.document_id, T.customer_id, T.customer_name, T.currency,
@@ -978,19 +1046,34 @@ def _blanks_missing(chunks: list[pa.Array], empty: np.ndarray) -> pa.ChunkedArra
 _MAX_RUNS = 64
 
 
-def _pick(values: pa.Array | pa.ChunkedArray, idx: np.ndarray) -> pa.Array | pa.ChunkedArray:
+def _runs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(starts, stops)`` of the runs of consecutive positions in the sorted positions
+    ``idx`` when there are fewer than :data:`_MAX_RUNS`, else None (see :func:`_pick`)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if not len(idx):
+        return None
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    if len(breaks) >= _MAX_RUNS:
+        return None
+    starts = idx[np.concatenate(([0], breaks))]
+    stops = idx[np.concatenate((breaks - 1, [len(idx) - 1]))] + 1
+    return starts, stops
+
+
+def _pick(values: pa.Array | pa.ChunkedArray, idx: np.ndarray, runs=False) -> pa.Array | pa.ChunkedArray:
     """The cells at sorted positions ``idx``: zero-copy slices of ``values`` when ``idx`` is
-    a few runs of consecutive positions (a file's data rows, the kept rows), else a filter."""
+    a few runs of consecutive positions (a file's data rows, the kept rows), else a filter.
+    ``runs``: :func:`_runs` of ``idx`` when the caller has it already (several columns
+    picked at the same positions)."""
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) == len(values):
         return values  # every row (positions are sorted and distinct)
     if len(idx):
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        if len(breaks) < _MAX_RUNS:
-            starts = idx[np.concatenate(([0], breaks))]
-            stops = idx[np.concatenate((breaks - 1, [len(idx) - 1]))] + 1
+        if runs is False:
+            runs = _runs(idx)
+        if runs is not None:
             chunks = []
-            for start, stop in zip(starts.tolist(), stops.tolist()):
+            for start, stop in zip(runs[0].tolist(), runs[1].tolist()):
                 part = values.slice(start, stop - start)
                 chunks.extend(part.chunks if isinstance(part, pa.ChunkedArray) else [part])
             return pa.chunked_array(chunks, type=values.type)

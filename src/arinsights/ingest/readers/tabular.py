@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..._parallel import together
 from ...errors import InputError
 from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
 from ...schema import Transactions as T
@@ -109,8 +110,11 @@ def _derived_disagreements(grid, cells, fields, headers, result) -> list[str]:
 def read_transactions(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """A transaction list with a type column (Invoice / Payment / Credit Memo)."""
     fields = _fields(TRANSACTIONS, cells, header_idx, str(grid.file))
-    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
-    kind = kinds_of_column(cells, fields["type"], TRANSACTION_TYPES)
+    # the skip rules and the kinds only read the cells: side by side on a large file
+    rules, kind = together(
+        lambda: total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]]),
+        lambda: kinds_of_column(cells, fields["type"], TRANSACTION_TYPES),
+        rows=len(cells) if isinstance(cells, ArrowCells) else 0)
     reason = unknown_type_reasons(cells, fields["type"], headers_of(cells, header_idx)[fields["type"]],
                                   "Invoice, Payment and Credit Memo")
     layout = Layout("transactions", header_idx, fields, rules, kind, reason, date_order=settings.date_order)
