@@ -546,3 +546,22 @@ def test_dispute_column_with_a_value_that_is_not_yes_or_no(tmp_path):
                  "Invoice,03/22/2025,INV-1,Acme Ltd,04/21/2025,$100.00,,maybe\n")
     with pytest.raises(InputError, match="yes/no"):
         read_export(p)
+
+
+def test_sap_dotted_two_digit_years_are_not_read_day_first_blindly(tmp_path):
+    """SAP dates written YY.MM.DD (25.03.03 = 3 March 2025) were read day-first because every
+    date was dotted; now only DD.MM.YYYY is, and two-digit years go through the parser's
+    checks: read day-first they would spread over 2003-2020, so the load stops and asks."""
+    import re
+
+    from arinsights.errors import InputError
+    from arinsights.settings import IngestSettings
+
+    text = (LAYOUTS / "sap_en.txt").read_text(encoding="utf-8")
+    yy = re.sub(r"(\d\d)\.(\d\d)\.20(\d\d)", lambda m: f"  {m[3]}.{m[2]}.{m[1]}", text)
+    path = tmp_path / "sap_yy.txt"
+    path.write_text(yy, encoding="utf-8")
+    with pytest.raises(InputError, match="year-first"):
+        read_export(path)
+    r = read_export(path, settings=IngestSettings(date_order="yearfirst"))
+    assert records(r.transactions, SAP_COLS) == records(read("sap_en.txt").transactions, SAP_COLS)

@@ -82,7 +82,10 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
     if date_order is None:
         date_cells = pd.Series(values[is_data, fields[T.document_date]], dtype=object)
         date_cells = pd.Series(pd.unique(date_cells[date_cells != ""]), dtype=object)
-        if len(date_cells) and date_cells.str.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}").all():
+        # DD.MM.YYYY (SAP's usual format) is read day-first; with a two-digit year the
+        # parser decides from the data, as two-digit years may also be written first
+        # (YY.MM.DD), which it detects rather than reading them day-first
+        if len(date_cells) and date_cells.str.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}").all():
             date_order = "dayfirst"
             extra.append("SAP dotted dates (DD.MM.YYYY) read day-first")
     layout = Layout("sap_fbl5n", header_idx, fields, rules, kind, reason, date_order=date_order, notes=extra)
