@@ -169,24 +169,7 @@ def test_settings_file_with_wrong_values_exits_2_listing_every_problem(tmp_path)
 
 
 # --------------------------------------------------------------------------- report --sheet
-def _two_sheet_workbook(path: Path) -> Path:
-    """An Excel workbook with two data sheets: the ledger, and an older copy with other invoices."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Ledger"
-    ws.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
-    ws.append(["I-1", "Acme", "2025-03-20", "2025-04-19", 100.0])
-    ws.append(["I-2", "Beta", "2025-04-02", "2025-05-02", 250.0])
-    old = wb.create_sheet("Archive")
-    old.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
-    old.append(["A-9", "Gamma", "2024-01-05", "2024-02-04", 75.0])
-    wb.save(path)
-    return path
-
-
-def test_report_passes_the_sheet_to_the_loader_and_every_notebook(tmp_path, monkeypatch):
+def test_report_passes_the_sheet_to_the_loader_and_every_notebook(tmp_path, monkeypatch, two_sheet_workbook):
     # rendering a notebook takes ~20 s, so the notebooks are not executed here: each call is
     # checked against the real notebook's parameters cell and recorded (the notebooks read
     # the ledger with the sheet: tests/test_report.py)
@@ -202,7 +185,7 @@ def test_report_passes_the_sheet_to_the_loader_and_every_notebook(tmp_path, monk
         return RenderedReport(name=name, notebook=Path(out_dir) / f"{stem}.ipynb", html=Path(out_dir) / f"{stem}.html")
 
     monkeypatch.setattr(runner, "render_notebook", fake_render)
-    book = _two_sheet_workbook(tmp_path / "ledger.xlsx")
+    book = two_sheet_workbook
     # the runner loads the ledger first: without the sheet the workbook is ambiguous
     result = run("report", "--ledger", book, "--out", tmp_path / "reports", "--quiet")
     assert result.exit_code == 2 and "several sheets with data: 'Ledger', 'Archive'" in result.output, result.output

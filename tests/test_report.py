@@ -72,22 +72,6 @@ def test_required_parameter_may_be_passed_as_none(nb_dir, tmp_path):
 # cell, the values papermill would inject after it and its setup cell up to the line that
 # loads the ledger are run in-process, so the test proves the notebook reads the sheet it is
 # given (tests/test_notebooks.py renders the reports in full).
-def _two_sheet_workbook(path):
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Ledger"
-    ws.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
-    ws.append(["I-1", "Acme", "2025-03-20", "2025-04-19", 100.0])
-    ws.append(["I-2", "Beta", "2025-04-02", "2025-05-02", 250.0])
-    old = wb.create_sheet("Archive")
-    old.append(["Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"])
-    old.append(["A-9", "Gamma", "2024-01-05", "2024-02-04", 75.0])
-    wb.save(path)
-    return path
-
-
 def _load_as_the_notebook_does(name: str, injected: dict):
     """Run ``name``'s parameters cell, ``injected`` (as papermill does) and its setup cell up
     to ``led = load_ledger(...)``; return ``led``."""
@@ -112,19 +96,19 @@ def _load_as_the_notebook_does(name: str, injected: dict):
 
 @pytest.mark.parametrize("name", ["monthly_ar_report", "model_validation", "customer_profile"])
 @pytest.mark.parametrize("sheet, invoices", [("Ledger", ["I-1", "I-2"]), ("Archive", ["A-9"])])
-def test_report_notebooks_read_the_sheet_they_are_given(name, sheet, invoices, tmp_path):
-    book = _two_sheet_workbook(tmp_path / "ledger.xlsx")
+def test_report_notebooks_read_the_sheet_they_are_given(name, sheet, invoices, tmp_path, two_sheet_workbook):
+    book = two_sheet_workbook
     led = _load_as_the_notebook_does(name, {"ledger": [str(book)], "mapping": None, "sheet": sheet,
                                             "settings_path": None})
     assert sorted(led.invoices[Invoices.invoice_id]) == invoices
 
 
-def test_report_notebook_without_a_sheet_keeps_the_default(tmp_path):
+def test_report_notebook_without_a_sheet_keeps_the_default(tmp_path, two_sheet_workbook):
     # sheet None (what the runner passes when --sheet is not given) or the cell's default "":
     # the workbook's only data sheet, so a workbook with two is an error naming both
     from arinsights.errors import InputError
 
-    book = _two_sheet_workbook(tmp_path / "ledger.xlsx")
+    book = two_sheet_workbook
     for injected in ({"sheet": None}, {}):
         with pytest.raises(InputError, match="several sheets with data: 'Ledger', 'Archive'"):
             _load_as_the_notebook_does("monthly_ar_report", {"ledger": [str(book)], **injected})
