@@ -478,3 +478,19 @@ def test_payments_without_a_date_still_come_in_the_canonical_order():
     assert len(undated) > 1 and undated["invoice_id"].nunique() > 1
     canonical = pay.sort_values(_PAYMENT_KEYS, kind="mergesort", na_position="last", ignore_index=True)
     pd.testing.assert_frame_equal(pay, canonical)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_outputs_of_an_export_in_date_order_are_in_the_canonical_order(seed):
+    """An export listed by date (the usual case) takes the shortcuts that sort invoices and
+    payments by customer alone (the date, or the payment's (date, number) rank, never
+    decreases along the rows): the tables must still be in the full canonical order."""
+    from arinsights._order import _INVOICE_KEYS, _PAYMENT_KEYS
+
+    tx = _ledger_rows(np.random.default_rng(seed), n=600).sort_values("document_date", kind="mergesort")
+    tx = tx.assign(row=np.arange(len(tx)), source=[f"f.csv:{i}" for i in range(len(tx))])
+    res = C.clean_transactions(tx)
+    assert res.invoices["customer_id"].nunique() > 2 and res.invoices["invoice_date"].duplicated().any()
+    for frame, keys in ((res.invoices, _INVOICE_KEYS), (res.payments, _PAYMENT_KEYS)):
+        pd.testing.assert_frame_equal(
+            frame, frame.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True))
