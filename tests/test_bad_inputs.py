@@ -88,12 +88,17 @@ def test_error_case_gives_a_clear_input_error(name, tmp_path):
     assert "Traceback" not in msg
 
 
+def _invoice_mapping(tmp_path, date_order: str):
+    """A mapping file for the INV columns that states the date order."""
+    return write(tmp_path, f'layout = "invoices"\ndate_order = "{date_order}"\n[columns]\n'
+                           'document_id = "Invoice Number"\ncustomer_id = "Customer"\ndocument_date = "Invoice Date"\n'
+                           'due_date = "Due Date"\namount = "Amount"\ncurrency = "Currency"\n', "mapping.toml")
+
+
 def test_ambiguous_dates_load_once_the_mapping_says_dayfirst(tmp_path):
     # the fix the ambiguous-date message proposes: date_order = "dayfirst" in a mapping file
     p = write(tmp_path, INV + "I-1,Acme,03/02/2025,04/02/2025,100.00,EUR\nI-2,Acme,05/06/2025,06/06/2025,50.00,EUR\n")
-    m = write(tmp_path, 'layout = "invoices"\ndate_order = "dayfirst"\n[columns]\ndocument_id = "Invoice Number"\n'
-                        'customer_id = "Customer"\ndocument_date = "Invoice Date"\ndue_date = "Due Date"\n'
-                        'amount = "Amount"\ncurrency = "Currency"\n', "mapping.toml")
+    m = _invoice_mapping(tmp_path, "dayfirst")
     led = load_ledger(p, mapping=m)
     inv = led.invoices.set_index(Invoices.invoice_id)
     # day-first by hand: 03/02/2025 = 3 Feb, 04/02 = 4 Feb, 05/06 = 5 June, 06/06 = 6 June
@@ -133,9 +138,7 @@ def test_year_first_dates_stop_the_load_with_both_readings(tmp_path):
 
 def test_year_first_dates_load_once_the_mapping_says_yearfirst(tmp_path):
     p = write(tmp_path, _YY_MM_DD)
-    m = write(tmp_path, 'layout = "invoices"\ndate_order = "yearfirst"\n[columns]\ndocument_id = "Invoice Number"\n'
-                        'customer_id = "Customer"\ndocument_date = "Invoice Date"\ndue_date = "Due Date"\n'
-                        'amount = "Amount"\ncurrency = "Currency"\n', "mapping.toml")
+    m = _invoice_mapping(tmp_path, "yearfirst")
     led = load_ledger(p, mapping=m)
     inv = led.invoices.set_index(Invoices.invoice_id)
     assert inv.loc["I-1", Invoices.invoice_date] == pd.Timestamp("2024-07-15")
