@@ -182,3 +182,34 @@ def test_a_file_reports_every_problem_at_once_and_names_the_file(tmp_path):
 def test_a_section_that_is_not_a_table_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"\[playbook\] must be a section of settings"):
         Settings.from_toml(_toml_file(tmp_path, "playbook = 3\n"))
+
+
+# --------------------------------------------------------------------------- built in code
+@pytest.mark.parametrize("section, key, value, expected, example", BAD, ids=lambda v: str(v)[:20])
+def test_a_section_built_in_code_is_checked_like_replace(section, key, value, expected, example):
+    cls = type(getattr(Settings(), section))
+    with pytest.raises(InputError) as err:
+        cls(**{key: value})
+    message = str(err.value)
+    assert message.startswith(f"settings ({cls.__name__}): [{section}] {key} = {_toml(value)}: expected ")
+    assert expected in message and f"(for example: {example})" in message
+
+
+def test_a_section_built_in_code_lists_every_problem_and_converts_the_good_values():
+    from arinsights.settings import IngestSettings, PlaybookSettings
+
+    with pytest.raises(InputError) as err:
+        IngestSettings(date_order="ymd", default_currency="eur", default_terms_days=30)
+    message = str(err.value)
+    assert message.startswith("settings (IngestSettings): 2 problems:\n  - [ingest] date_order")
+    assert "[ingest] default_currency" in message
+    good = IngestSettings(default_terms_days=45.0, amount_tolerance=1)
+    assert good.default_terms_days == 45 and type(good.default_terms_days) is int
+    assert good.amount_tolerance == 1.0 and type(good.amount_tolerance) is float
+    assert PlaybookSettings(grace_days=3).grace_days == 3
+
+
+def test_settings_given_a_dict_for_a_section_says_how_to_change_values():
+    with pytest.raises(InputError, match=r"ingest must be IngestSettings\(\.\.\.\), not \{date_order = \"dayfirst\"\}; "
+                                         r"to change some values, write Settings\(\)\.replace\(ingest=\{\.\.\.\}\)"):
+        Settings(ingest={"date_order": "dayfirst"})

@@ -17,6 +17,8 @@ checked against its field: its type (from the annotation; a whole number is fine
 decimal setting, ``true``/``false`` is not a number, a TOML list becomes a tuple where
 the field holds one) and the allowed values in :data:`RULES` (ranges, choices). All
 problems of one file are reported together in one :class:`~arinsights.errors.InputError`.
+A section built in code (``IngestSettings(date_order="dayfirst")``) is checked the same
+way when it is made.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ from .errors import InputError
 class IngestSettings:
     """How exports are read and cleaned."""
 
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
     #: "dayfirst", "monthfirst", "yearfirst" (two-digit year first, yy-mm-dd) or None (decide
     #: per file from the data; an ambiguous file is then an error).
     date_order: str | None = None
@@ -56,6 +62,10 @@ class IngestSettings:
 @dataclass(frozen=True)
 class BehaviourSettings:
     """Days-to-pay distributions, pay-run detection, features and the lateness model."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
 
     #: a paid invoice is "late" when paid more than this many days after its due date.
     grace_days: int = 5
@@ -100,6 +110,10 @@ class BehaviourSettings:
 @dataclass(frozen=True)
 class PlaybookSettings:
     """Segment rules and collection actions (design notes section 5)."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
 
     #: a paid invoice counts as on time within this many days of its due date.
     grace_days: int = 5
@@ -165,6 +179,10 @@ class PlaybookSettings:
 @dataclass(frozen=True)
 class ReportSettings:
     """Report rendering."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
 
     #: months of history in trend charts.
     trend_months: int = 12
@@ -283,6 +301,16 @@ class Settings:
     behaviour: BehaviourSettings = field(default_factory=BehaviourSettings)
     playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name, cls in _section_classes().items():
+            value = getattr(self, name)
+            if not isinstance(value, cls):
+                problems.append(f"{name} must be {cls.__name__}(...), not {_toml(value)}; to change some "
+                                f"values, write Settings().replace({name}={{...}}) or {cls.__name__}(key=value)")
+        if problems:
+            raise InputError("settings: " + "; ".join(problems))
 
     def replace(self, **sections: dict[str, Any]) -> "Settings":
         """Return a copy with some values changed, e.g. ``replace(playbook={"grace_days": 3})``.
@@ -511,9 +539,10 @@ def _example(section: str, key: str, default: Any, rule: Rule | None) -> str:
     return f"{key} = {_toml(value)}" if value is not None else ""
 
 
-def _check_value(current: Any, section: str, key: str, value: Any) -> tuple[bool, Any]:
-    """``(True, converted value)`` or ``(False, the problem in plain words)``."""
-    types_ = _field_types(type(current))
+def _check_value(current: Any, section: str, key: str, value: Any, *, cls: type | None = None) -> tuple[bool, Any]:
+    """``(True, converted value)`` or ``(False, the problem in plain words)``. ``current``
+    holds the values shown as examples; ``cls`` is the section class (default: its type)."""
+    types_ = _field_types(cls or type(current))
     if key not in types_:
         close = difflib.get_close_matches(key, types_, n=1)
         hint = (f"did you mean {close[0]}?" if close
@@ -530,6 +559,29 @@ def _check_value(current: Any, section: str, key: str, value: Any) -> tuple[bool
     example = _example(section, key, getattr(current, key), rule)
     return False, (f"[{section}] {key} = {_toml(value)}: expected {_expected(tp, rule)}"
                    + (f" (for example: {example})" if example else ""))
+
+
+def _check_fields(obj: Any) -> None:
+    """Check every value of a section object built in code (``IngestSettings(...)``) as
+    :meth:`Settings.replace` checks a changed one; values are converted in place (``30.0``
+    becomes ``30``, a list a tuple). Raises :class:`InputError` listing every problem."""
+    cls = type(obj)
+    section = {c: name for name, c in _section_classes().items()}[cls]
+    defaults = types.SimpleNamespace(**{  # the example values of the messages
+        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        for f in dataclasses.fields(cls)})
+    problems = []
+    for f in dataclasses.fields(cls):
+        value = getattr(obj, f.name)
+        ok, result = _check_value(defaults, section, f.name, value, cls=cls)
+        if not ok:
+            problems.append(result)
+        elif result is not value:
+            object.__setattr__(obj, f.name, result)
+    if problems:
+        text = problems[0] if len(problems) == 1 else (
+            f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise InputError(f"settings ({cls.__name__}): {text}")
 
 
 def _misplaced(name: str, values: Any) -> str:
