@@ -733,3 +733,38 @@ def test_part_paid_before_the_snapshot_is_a_payment_dated_the_snapshot_date():
     assert by_id(res2).loc["SI-1", I.paid_date] == pd.Timestamp("2026-08-01")
     assert alloc(res2) == [("before-snapshot:SI-1", "SI-1", 200.0), ("PM-9", "SI-1", 800.0)]
     assert ar_balances(res2.invoices, res2.payments, ["2026-08-01"])["total_ar"].iloc[0] == 500.0
+
+
+def test_one_payment_two_files_apply_to_different_invoices_is_merged_and_flagged():
+    # a.csv applies PMT-1 (100) to INV-1; b.csv has the same payment (customer, number, date,
+    # total) applied to INV-2. It counts once, as a.csv applies it (first in canonical order,
+    # both name one invoice), and the note names the disagreement with an example
+    t = _two_exports([pay("PMT-1", "A", "2025-02-13", 100.0, applied_to="INV-2")])
+    res = run(t)
+    assert res.merged[["file", "row", "rule", "into"]].values.tolist() == [
+        ["b.csv", 2, "repeated_payment_conflict", "a.csv:4"]]
+    assert res.quality["merged_by_rule"] == {"repeated_payment_conflict": 1}
+    assert alloc(res) == [("PMT-1", "INV-1", 100.0)]
+    note = [n for n in res.notes if "apply it to different invoices" in n]
+    assert len(note) == 1 and "PMT-1 of customer A: b.csv:2 applies it to INV-2, a.csv:4 to INV-1" in note[0]
+    assert not any("so each payment counts once" in n for n in res.notes)
+
+
+def test_one_payment_split_over_other_invoices_is_flagged_and_agreeing_files_are_not():
+    # a.csv: 60 to INV-1 + 40 to INV-2; b.csv: the same 100 to INV-3 (an invoice a.csv does not
+    # name) -> a conflict; a.csv names the most invoices, so its application is kept
+    lines_a = [pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1"),
+               pay("PMT-1", "A", "2025-02-13", 40.0, applied_to="INV-2")]
+    t = pd.concat([_two_exports([pay("PMT-1", "A", "2025-02-13", 100.0, applied_to="INV-3")], pay_rows_a=lines_a),
+                   tx(inv("INV-3", "A", "2025-01-25", 100.0), file="c.csv")], ignore_index=True)
+    res = run(t)
+    assert res.merged[["file", "row", "rule"]].values.tolist() == [["b.csv", 2, "repeated_payment_conflict"]]
+    assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("PMT-1", "INV-2", 40.0)]
+    # the same application in two files (exact duplicates) and a payments export without
+    # invoices (agrees with any): merged, never flagged
+    same = pd.concat([_two_exports(lines_a, pay_rows_a=lines_a),
+                      tx(pay("PMT-1", "A", "2025-02-13", 100.0), file="c.csv")], ignore_index=True)
+    res = run(same)
+    assert "repeated_payment_conflict" not in set(res.merged["rule"])
+    assert set(res.merged["rule"]) == {"exact_duplicate", "repeated_payment"}
+    assert not any("apply it to different invoices" in n for n in res.notes)

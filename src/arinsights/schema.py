@@ -127,7 +127,8 @@ class Merged(_Base):
     file: Series[str]
     row: Series[int]
     rule: Series[str] = pa.Field(isin=["exact_duplicate", "invoice_line", "snapshot_of_known_invoice",
-                                       "repeated_document", "repeated_payment", "cleared_item"])
+                                       "repeated_document", "repeated_payment", "repeated_payment_conflict",
+                                       "cleared_item"])
     amount: Series[float] = pa.Field(nullable=True)
     into: Series[str] = pa.Field(nullable=True, description="source of the row it was folded into")
 

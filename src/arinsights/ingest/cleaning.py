@@ -17,7 +17,9 @@ rows as merged or rejected; none mutates its input):
 4. :func:`reject_conflicting_duplicates` - the same document number with different amount
    or date; repeats that agree are merged as ``"repeated_document"``.
    :func:`merge_repeated_payments` - one payment found in two files, told differently
-   (lines applied to invoices in one, one unapplied total in the other): counted once.
+   (lines applied to invoices in one, one unapplied total in the other): counted once;
+   when the files apply it to different invoices the rows are merged as
+   ``"repeated_payment_conflict"`` and a note names an example to check.
    :func:`reject_shared_invoice_numbers` - one invoice number used for two customers.
 5. :func:`reject_unusable_rows` - invoices/payments without a date, zero amounts, dated
    before 1990 or more than a year after every other document;
@@ -106,7 +108,7 @@ __all__ = [
 T = Transactions
 #: merge rules, in the order the steps apply them
 MERGE_RULES = ("exact_duplicate", "invoice_line", "snapshot_of_known_invoice", "repeated_document", "repeated_payment",
-               "cleared_item")
+               "repeated_payment_conflict", "cleared_item")
 
 # working columns added by prepare_transactions
 _RID = "_rid"        # position in the canonical (deterministic) order
@@ -892,8 +894,9 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
     totals per file agree (within ``amount_tolerance``), are one payment: the rows of the
     file that says the most about it (the most rows applied to an invoice; then the first
     file) are kept and the other files' rows are merged as ``"repeated_payment"`` into its
-    first row. Totals that disagree are left as they are (different payments, or one
-    export cut short).
+    first row; as ``"repeated_payment_conflict"`` when the files name different invoices for
+    it (one export applied it differently: the notes show an example to check). Totals
+    that disagree are left as they are (different payments, or one export cut short).
 
     Examples
     --------
@@ -942,8 +945,26 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
     source_of = pd.Series(w[T.source].to_numpy(dtype=object), index=w[_RID].to_numpy())
     into = pd.Series(None, index=w.index, dtype=object)
     into[c.index[merge]] = source_of.reindex(kept_rid.reindex(g[merge]).to_numpy()).to_numpy()
-    mask = pd.Series(w.index.isin(c.index[merge]), index=w.index)
-    return _mark(w, mask, _MERGED, rule="repeated_payment", into=into)
+    differ = np.isin(g, _applied_differently(per.assign(r=_code(c, _REF)), files))
+    for rule, rows in (("repeated_payment", merge & ~differ), ("repeated_payment_conflict", merge & differ)):
+        if rows.any():
+            w = _mark(w, pd.Series(w.index.isin(c.index[rows]), index=w.index), _MERGED, rule=rule, into=into)
+    return w
+
+
+def _applied_differently(per: pd.DataFrame, files: pd.DataFrame) -> np.ndarray:
+    """The groups (payments found in several files, ``files``: their per-file rows) whose
+    files apply them to different invoices: among the files that name invoices, one names
+    an invoice another does not. A file that names none (a payments export) agrees with
+    any. (The same invoice with different amounts in two files is rule 4's conflicting
+    duplicate, rejected before this rule.)"""
+    ref = per[(per["r"] >= 0).to_numpy() & np.isin(per["g"].to_numpy(), files["g"].to_numpy())]
+    if ref.empty:
+        return np.zeros(0, dtype="int64")
+    pairs = ref[["g", "r", "f"]].drop_duplicates()
+    n_files = pairs.groupby("g")["f"].transform("nunique")  # files of the payment naming invoices
+    differ = pairs.groupby(["g", "r"])["f"].transform("size") < n_files
+    return np.unique(pairs.loc[differ.to_numpy(), "g"].to_numpy())
 
 
 def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
@@ -2237,6 +2258,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     fate = w[_FATE]
     is_kept = fate.isna().to_numpy(dtype=bool)
     m = w[(fate == _MERGED).to_numpy(dtype=bool)]
+    examples = {"repeated_payment_conflict": _conflict_example(w, m)}
     merged = pd.DataFrame({
         "file": _strings(m[T.file]), "row": m[T.row].astype("int64"), "rule": _strings(m[_RULE]),
         "amount": m[T.amount].astype(float), "into": _strings(m[_INTO])}).reset_index(drop=True)
@@ -2340,14 +2362,31 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "first_date": dates.min() if len(dates) else pd.NaT,
         "last_date": dates.max() if len(dates) else pd.NaT,
     }
-    notes = _notes(quality, inv, unapplied, open_amt, open_mask, settings)
+    notes = _notes(quality, inv, unapplied, open_amt, open_mask, settings, examples)
     return CleanResult(invoices=inv_out, payments=payments, rejects=rejects, merged=merged, notes=notes,
                        kept=kept, quality=quality)
 
 
+def _conflict_example(w: pd.DataFrame, merged: pd.DataFrame) -> str | None:
+    """An example of a payment two files apply to different invoices (rule 4c), for its note:
+    the first such merged row against the row it was merged into."""
+    rows = merged[(merged[_RULE] == "repeated_payment_conflict").to_numpy(dtype=bool)]
+    if rows.empty:
+        return None
+    x = rows.iloc[0]
+    into = w[(w[T.source] == x[_INTO]).to_numpy(dtype=bool)].iloc[0]
+
+    def to(ref) -> str:
+        return "no invoice" if pd.isna(ref) else str(ref)
+
+    return (f"{x[T.document_id]} of customer {x[T.customer_id]}: {x[T.source]} applies it to "
+            f"{to(x[T.applied_to])}, {into[T.source]} to {to(into[T.applied_to])}")
+
+
 def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Series, open_mask: pd.Series,
-           settings: IngestSettings) -> list[str]:
+           settings: IngestSettings, examples: dict | None = None) -> list[str]:
     n = []
+    examples = examples or {}
     r = q["merged_by_rule"]
     if r.get("exact_duplicate"):
         n.append(f"{r['exact_duplicate']} exact duplicate row(s) merged (the same row appeared more than once, "
@@ -2363,6 +2402,12 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
     if r.get("repeated_payment"):
         n.append(f"{r['repeated_payment']} payment/credit row(s) were the same payment as one in another file (same "
                  "customer, number, date and total) and were merged, so each payment counts once.")
+    if r.get("repeated_payment_conflict"):
+        n.append(f"{r['repeated_payment_conflict']} payment/credit row(s) were the same payment as one in another "
+                 "file (same customer, number, date and total), but the two files apply it to different "
+                 f"invoices, e.g. {examples.get('repeated_payment_conflict')}. The payment counts once, as "
+                 "applied by the file that names the most invoices (the row in 'into' of the merged rows); "
+                 "check which export is right.")
     if q["due_from_terms"]:
         n.append(f"{q['due_from_terms']} due date(s) derived from the payment terms (invoice date + terms).")
     if q["due_from_default"]:
