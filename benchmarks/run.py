@@ -202,7 +202,12 @@ def run_pipeline(path: Path, as_of: str) -> dict:
     from arinsights.ingest import readers  # noqa: F401
     from arinsights.ingest.textio import read_grid
     from arinsights.schema import Durations
-    import pandera  # noqa: F401  (pandera registers its backends on first use: import it now)
+    import pandera.pandas as pandera_pd
+
+    # pandera imports its validation backends (and, where hypothesis is installed, as in
+    # the development environment, its data-synthesis strategies: 0.3 s) on the first
+    # validation: trigger that import now, like the other imports, outside every stage
+    pandera_pd.DataFrameSchema({}).validate(pd.DataFrame())
 
     rss = PeakRSS()
     res: dict = {"stages": {}, "rss_method": rss.method}
