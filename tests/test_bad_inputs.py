@@ -315,7 +315,7 @@ def test_duplicate_invoice_ids_with_different_amounts_reject_both_rows(tmp_path)
     assert sorted(r) == [2, 3]
     for row in (2, 3):  # each reason names both rows and both amounts
         assert r[row].startswith("conflicting duplicate invoice I-1: ")
-        assert f"{p}:2 has 100.00 dated 2025-03-02" in r[row] and f"{p}:3 has 120.00 dated 2025-03-02" in r[row]
+        assert f"{p.name}:2 has 100.00 dated 2025-03-02" in r[row] and f"{p.name}:3 has 120.00 dated 2025-03-02" in r[row]
     assert led.invoices[Invoices.invoice_id].tolist() == ["I-2"]
     check_reconciles(led, rows_read=4, kept=1, merged=0, skipped=1, rejected=2, amount_read=230.0)
 
@@ -328,7 +328,7 @@ def test_exact_duplicate_rows_are_merged_and_counted(tmp_path):
     led = load_ledger(p)
     assert led.rejects.empty
     assert led.merged[["row", "rule", "into"]].values.tolist() == [
-        [3, "exact_duplicate", f"{p}:2"], [5, "exact_duplicate", f"{p}:2"]]
+        [3, "exact_duplicate", f"{p.name}:2"], [5, "exact_duplicate", f"{p.name}:2"]]
     assert led.invoices[Invoices.amount].sum() == 110.0  # counted once
     check_reconciles(led, rows_read=5, kept=2, merged=2, skipped=1, rejected=0, amount_read=310.0)
     assert "merged: exact_duplicate" in led.summary()
@@ -417,7 +417,7 @@ def test_xero_lines_whose_totals_disagree_are_rejected_together(tmp_path):
     r = reasons(led)
     assert sorted(r) == [2, 3]
     for row in (2, 3):
-        assert r[row] == f"the lines of invoice INV-0001 disagree on amount: {p}:2 has 180.00, {p}:3 has 200.00"
+        assert r[row] == f"the lines of invoice INV-0001 disagree on amount: {p.name}:2 has 180.00, {p.name}:3 has 200.00"
     assert led.invoices[Invoices.invoice_id].tolist() == ["INV-0002"]
     check_reconciles(led, rows_read=4, kept=1, merged=0, skipped=1, rejected=2, amount_read=440.0)
 
@@ -552,7 +552,7 @@ def test_long_field_and_odd_quoting_are_read_exactly(tmp_path):
     assert inv.loc["I-2", Invoices.customer_id] == long_name
     # provenance is the physical line where each record starts, after the two-line record too
     src = inv[Invoices.source].to_dict()
-    assert src == {"I-1": f"{p}:2", "I-2": f"{p}:3", "I-3": f"{p}:4", "I-4": f"{p}:6"}
+    assert src == {"I-1": f"{p.name}:2", "I-2": f"{p.name}:3", "I-3": f"{p.name}:4", "I-4": f"{p.name}:6"}
     check_reconciles(led, rows_read=5, kept=4, merged=0, skipped=1, rejected=0, amount_read=1162.0)
 
 
@@ -563,3 +563,25 @@ def test_several_files_one_of_them_header_only_load_with_a_note(tmp_path):
     assert led.invoices[Invoices.invoice_id].tolist() == ["I-1"]
     assert any(str(b) in n and "no data rows" in n for n in led.notes)
     check_reconciles(led, rows_read=3, kept=1, merged=0, skipped=2, rejected=0)
+
+
+def test_sources_name_the_file_and_files_of_one_name_name_their_paths(tmp_path):
+    # one file: its rows' sources are "ledger.csv:<row>" while the file column keeps the path
+    p = write(tmp_path, INV + "I-1,Acme,2025-03-02,2025-04-01,100.00,EUR\n")
+    led = load_ledger(p)
+    assert led.invoices[Invoices.source].tolist() == ["ledger.csv:2"]
+    assert led.files["file"].tolist() == [str(p)]
+    # two exports called ledger.csv in two folders: each source names its path, so a row
+    # merged into another names exactly one row
+    (tmp_path / "2025").mkdir()
+    (tmp_path / "2026").mkdir()
+    a = write(tmp_path / "2025", INV + "I-1,Acme,2025-03-02,2025-04-01,100.00,EUR\n")
+    b = write(tmp_path / "2026", INV + "I-1,Acme,2025-03-02,2025-04-01,100.00,EUR\n"
+                                       "I-2,Acme,2025-03-09,2025-04-08,50.00,EUR\n")
+    led = load_ledger([a, b])
+    assert led.invoices[Invoices.source].tolist() == [f"{a}:2", f"{b}:3"]
+    assert led.merged[["file", "row", "into"]].values.tolist() == [[str(b), 2, f"{a}:2"]]
+    # a file of another name in the same load keeps the short form
+    c = write(tmp_path, INV + "I-3,Acme,2025-03-16,2025-04-15,10.00,EUR\n", name="march.csv")
+    led = load_ledger([a, b, c])
+    assert led.invoices[Invoices.source].tolist() == [f"{a}:2", f"{b}:3", "march.csv:2"]

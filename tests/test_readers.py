@@ -9,6 +9,7 @@ column, so they check that no row's amount is lost between kept, skipped and rej
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import tomllib
 
 import numpy as np
@@ -73,7 +74,8 @@ def check_invariants(r, amount_total: float, n_unknown_amounts: int = 0) -> None
     Transactions.validate(r.transactions, lazy=True)
     Skipped.validate(r.skipped, lazy=True)
     Rejects.validate(r.rejects, lazy=True)
-    assert (r.transactions[T.source] == r.transactions[T.file] + ":" + r.transactions[T.row].astype(str)).all()
+    names = r.transactions[T.file].map(lambda f: Path(f).name)
+    assert (r.transactions[T.source] == names + ":" + r.transactions[T.row].astype(str)).all()
 
 
 COLS = [T.row, T.kind, T.document_id, T.customer_id, T.customer_name, T.document_date, T.due_date, T.amount,

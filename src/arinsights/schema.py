@@ -47,7 +47,8 @@ class Transactions(_Base):
     layout has and leave the rest missing.
     """
 
-    source: Series[str] = pa.Field(description="'file:row' provenance")
+    source: Series[str] = pa.Field(description="'file:row' provenance: the file's name and the row "
+                                               "(its path when two files of a load share a name)")
     file: Series[str]
     row: Series[int] = pa.Field(ge=1, description="1-based line (text) or sheet row (Excel)")
     kind: Series[str] = pa.Field(isin=[KIND_INVOICE, KIND_PAYMENT, KIND_CREDIT])

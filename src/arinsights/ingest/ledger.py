@@ -14,6 +14,7 @@ and the parsed amounts add up the same way. A violation is a bug and raises
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -26,6 +27,7 @@ from ..errors import InputError
 from ..schema import Invoices, Rejects, Skipped, Transactions
 from ..settings import IngestSettings, Settings
 from .cleaning import CleanResult, clean_transactions
+from .readers._base import source_label
 
 __all__ = ["Ledger", "load_ledger", "RECONCILIATION_COLUMNS"]
 
@@ -240,11 +242,19 @@ def _resolve_mapping(mapping):
 
 
 def _relabel(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``frame`` with ``label`` as its file and in its rows' sources."""
     out = frame.copy()
     if "file" in out.columns:
         out["file"] = label
-    if "source" in out.columns and "row" in out.columns:
-        out["source"] = label + ":" + out["row"].astype(str)
+    return _with_sources(out, label)
+
+
+def _with_sources(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``frame`` with its rows' source ``label:row``."""
+    if "source" not in frame.columns or "row" not in frame.columns or not len(frame):
+        return frame
+    out = frame.copy()
+    out["source"] = (label + ":" + out["row"].astype("int64").astype(str)).astype(frame["source"].dtype)
     return out
 
 
@@ -315,14 +325,19 @@ def load_ledger(paths: str | Path | Iterable[str | Path], *, mapping=None,
 
     txs, skips, rejs, file_rows, notes = [], [], [], [], []
     empty_files: list[tuple[str, str]] = []
+    # a row's source names its file ("ledger.csv:17"); files of one name in different
+    # folders name their paths instead, so that every source stays one row's
+    names = Counter(source_label(str(p)) for p in paths)
     labels: set[str] = set()
     for p in paths:
         res = _read_export(p, mapping=mp, settings=ingest, **({"sheet": sheet} if sheet else {}))
         label = str(res.file)
         tx, sk, rj = res.transactions, res.skipped, res.rejects
-        if label in labels:  # two different files with the same name: label by full path
+        if label in labels:  # a reader that labels files by name: the path tells them apart
             label = str(p)
             tx, sk, rj = _relabel(tx, label), _relabel(sk, label), _relabel(rj, label)
+        elif names[source_label(label)] > 1:
+            tx, rj = _with_sources(tx, label), _with_sources(rj, label)
         labels.add(label)
         unknown = int(rj["amount"].isna().sum()) if len(rj) else 0
         file_rows.append({

@@ -741,7 +741,6 @@ def rejects_by_reason(led, *, max_rows: int = 10):
     g["amount"] = grouped["amount"].sum(min_count=1)  # unreadable amounts stay unknown, not 0
     g = g.reset_index()
     g = g.sort_values(["rows", "_r"], ascending=[False, True], kind="mergesort")
-    g["example"] = g["example"].astype(str).map(lambda p: p.rsplit("/", 1)[-1])
     g["amount"] = g["amount"].map(_amount2)
     return table(g, int_columns=["rows"], max_rows=max_rows,
                  rename={"_r": "Reason", "rows": "Rows", "amount": "Amount (where readable)",
@@ -757,8 +756,7 @@ def reject_examples(led, *, n: int = 5):
     if rj is None or rj.empty:
         return _md("No row was rejected.")
     ex = rj.head(n)
-    df = pd.DataFrame({"row": ex["source"].astype(str).map(lambda p: p.rsplit("/", 1)[-1]),
-                       "reason": ex["reason"], "raw": ex["raw"]})
+    df = pd.DataFrame({"row": ex["source"], "reason": ex["reason"], "raw": ex["raw"]})
     return table(df, rename={"row": "Row", "reason": "Reason", "raw": "As read"})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -469,6 +470,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     strings are made only for the output columns and for the rows that need a message.
     """
     file = str(grid.file)
+    label = source_label(file)  # of the rows' source, "ledger.csv:17"
     rows = np.asarray(grid.rows, dtype=np.int64)
     n = len(cells)
     headers = [str(h).strip() for h in row_values(cells, layout.header_idx)] if n else []
@@ -783,7 +785,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     # the grid that the output does not carry, and the parsing's working data, are dropped
     # before the output is built, and each output column replaces its working array
     rejects = _frame({
-        Rejects.source: _out_text(_sources(file, rows[rej])),
+        Rejects.source: _out_text(_sources(label, rows[rej])),
         Rejects.file: _out_repeat(file, len(rej)),
         Rejects.row: rows[rej],
         Rejects.reason: _out_text(reasons[rejected]),
@@ -823,8 +825,8 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     del kind, cust, name, terms_days, amount, currency, disputed, open_amount
 
     def file_columns() -> tuple:
-        """The source ("file:row") and file columns."""
-        return _out_text(_sources(file, src_rows)), _out_repeat(file, len(keep))
+        """The source ("ledger.csv:17") and file columns."""
+        return _out_text(_sources(label, src_rows)), _out_repeat(file, len(keep))
 
     def data_columns_out() -> dict:
         """The other output columns, in their order (after source, file and row)."""
@@ -909,6 +911,14 @@ def _kinds_text(table: np.ndarray, codes: np.ndarray) -> pd.Series | np.ndarray:
     words = pa.array(table, type=pa.large_string(), from_pandas=True)
     # decoding a dictionary array is a little faster than a take of the table
     return _out_text(pa.DictionaryArray.from_arrays(indices, words).cast(pa.large_string()))
+
+
+def source_label(file: str) -> str:
+    """The file's part of a row's ``source``: its name (``ledger.csv`` of
+    ``exports/2026-11/ledger.csv``). The rows' ``file`` column keeps the path as given; a
+    load of two files with one name labels their sources with the paths instead (see
+    :func:`arinsights.ingest.ledger.load_ledger`)."""
+    return Path(file).name or file
 
 
 def _sources(file: str, rows: np.ndarray) -> pa.Array:
