@@ -65,6 +65,52 @@ def test_unambiguous_formats(text, expected):
     assert res.order is None
 
 
+# month names as spreadsheets in other locales write them (Excel's "dd-mmm-yy" and long
+# date formats): German, French, Dutch, Spanish, Italian, Portuguese, Danish/Norwegian
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("15-Mrz-26", D("2026-03-15")),           # German Excel: Jan Feb Mrz Apr Mai ... Okt Nov Dez
+        ("15. März 2026", D("2026-03-15")),
+        ("15 MÄRZ 2026", D("2026-03-15")),        # case folded beyond ASCII
+        ("01-Mai-26", D("2026-05-01")),
+        ("3-Okt-2026", D("2026-10-03")),
+        ("24. Dezember 2025", D("2025-12-24")),
+        ("15 juil. 2026", D("2026-07-15")),       # French: juin and juil. are different months
+        ("15 juin 2026", D("2026-06-15")),
+        ("1er août 2026", D("2026-08-01")),
+        ("15-DÉC.-25", D("2025-12-15")),
+        ("3 févr. 2026", D("2026-02-03")),
+        ("15 mrt 2026", D("2026-03-15")),         # Dutch
+        ("15 mei 2026", D("2026-05-15")),
+        ("9-ene-26", D("2026-01-09")),            # Spanish
+        ("15 de julio de 2026", D("2026-07-15")),
+        ("31-dic-25", D("2025-12-31")),
+        ("7 giugno 2026", D("2026-06-07")),       # Italian
+        ("12-ott-26", D("2026-10-12")),
+        ("15 de março de 2026", D("2026-03-15")),  # Portuguese
+        ("20-out-26", D("2026-10-20")),
+        ("11. des. 2025", D("2025-12-11")),       # Norwegian
+    ],
+)
+def test_month_names_in_other_languages(text, expected):
+    res = parse_dates(pd.Series([text]), column="d")
+    assert res.values.iloc[0] == expected, text
+    assert not res.failed.iloc[0]
+
+
+def test_no_month_name_stands_for_two_months():
+    from arinsights.ingest.parsing import _MONTH_FORMS, _MONTH_NUMBER
+
+    forms = [f for line in _MONTH_FORMS for f in line.split()]
+    assert len(forms) == len(set(forms)) == len(_MONTH_NUMBER)
+    english = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    assert [_MONTH_NUMBER[m] for m in english] == list(range(1, 13))
+    # words that are not months stay unread
+    res = parse_dates(pd.Series(["15 foo 2026", "15 de 2026", "15 ma 2026"]), column="d")
+    assert res.failed.all()
+
+
 def test_excel_serial_agrees_with_pandas_origin():
     serials = np.array([20000, 36526, 45123, 79999])
     ref = pd.to_datetime(serials, unit="D", origin="1899-12-30")

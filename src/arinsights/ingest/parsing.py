@@ -264,16 +264,32 @@ class DateParse:
 _TZ = r"(?:\s*(?:Z|(?:UTC|GMT)?\s*[+-]\d{1,2}(?::?\d{2})?|UTC|GMT))?"
 _TIME = (r"(?:(?:[ T]+|\s*,\s*)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
          + _TZ + r")?")
-_MONTHS = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
-           r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+#: month names and their abbreviations, by month: English, then the forms of German, French,
+#: Dutch, Spanish, Italian, Portuguese and the Scandinavian languages (as spreadsheets in those
+#: locales write dates, e.g. German "15-Mrz-26", French "15 juil. 2026"). No form names two
+#: different months in two languages; case and a trailing dot do not matter.
+_MONTH_FORMS = (
+    "jan january janv janvier januar januari ene enero gen gennaio janeiro",
+    "feb february febr februar februari fév févr février fevr fevrier febrero febbraio fev fevereiro",
+    "mar march mär märz maerz mrz mrt maart mars marzo março marco marts",
+    "apr april avr avril abr abril aprile",
+    "may mai mei mayo mag maggio maio maj",
+    "jun june juni juin junio giu giugno junho",
+    "jul july juli juil juillet julio lug luglio julho",
+    "aug august augustus août aout ago agosto augusti",
+    "sep sept september septembre septiembre set settembre setembro setiembre",
+    "oct october okt oktober octobre octubre ott ottobre out outubro",
+    "nov november novembre noviembre novembro",
+    "dec december dez dezember déc décembre decembre dic diciembre dicembre dezembro des desember",
+)
+_MONTH_NUMBER = {form: i for i, forms in enumerate(_MONTH_FORMS, start=1) for form in forms.split()}
+_MONTHS = ("(?P<mon>" + "|".join(sorted(_MONTH_NUMBER, key=lambda f: (-len(f), f))) + r")\.?")
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
-_MONTH_NUMBER = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
 
 _RE_ISO = r"(?i)^(?P<y>\d{4})(?P<s1>[-/.])(?P<m>\d{1,2})(?P<s2>[-/.])(?P<d>\d{1,2})" + _TIME + "$"
 _RE_DM = r"(?i)^(?P<a>\d{1,2})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])(?P<y>\d{4}|\d{2})" + _TIME + "$"
-_RE_DMONY = (r"(?i)^" + _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*" + _MONTHS
-             + r"(?:[\s\-/,]+|(?:\s*,\s*))?(?P<y>\d{4}|\d{2})" + _TIME + "$")
+_RE_DMONY = (r"(?i)^" + _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th|er)?[\s\-/.]*(?:de\s+)?" + _MONTHS
+             + r"(?:[\s\-/,]+|(?:\s*,\s*))?(?:de\s+)?(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _RE_MONDY = (r"(?i)^" + _WEEKDAY + _MONTHS + r"[\s\-]*(?P<d>\d{1,2})(?:st|nd|rd|th)?"
              r"(?:\s*,\s*|[\s\-]+)(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _RE_YMD8 = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\.0*)?$"
@@ -344,12 +360,13 @@ def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
     y = np.where(is_dm, _full_year(c, ydig), np.nan)
     seen |= is_dm
 
-    # month names: "05-Feb-19", "15 Jul 2026", "Jul 15, 2026", "Thursday, July 30, 2026"
+    # month names: "05-Feb-19", "15 Jul 2026", "Jul 15, 2026", "Thursday, July 30, 2026",
+    # "15. Juli 2026", "15 juil. 2026", "15 de julio de 2026"
     for pattern in (_RE_DMONY, _RE_MONDY):
         g = _extract(text, pattern, ~seen)
         hit = g["d"].notna().to_numpy() & ~seen
         if hit.any():
-            mon = g["mon"][hit].str.lower().str[:3].map(_MONTH_NUMBER)
+            mon = g["mon"][hit].str.lower().map(_MONTH_NUMBER)
             yy = _num(g["y"][hit])
             yy = _full_year(yy, g["y"][hit].str.len().to_numpy(dtype="float64"))
             fixed[hit] = _ymd(yy, mon.to_numpy(dtype="float64"), _num(g["d"][hit]))
@@ -687,7 +704,9 @@ def parse_dates(values: pd.Series, *, order: str | None = None, column: str = ""
     Supported: ISO ``2025-03-02`` (with or without a time, ``T`` and ``Z``); numeric
     day/month orders with ``/``, ``-`` or ``.`` and 2- or 4-digit years (``1/2/2013``,
     ``17.03.2025``, ``17-03-25``); month names (``05-Feb-19``, ``15 Jul 2026``,
-    ``Jul 15, 2026``, ``Thursday, July 30, 2026``); ``yyyymmdd`` numbers (``20190205.0``);
+    ``Jul 15, 2026``, ``Thursday, July 30, 2026``), also in German, French, Dutch, Spanish,
+    Italian, Portuguese and the Scandinavian languages (``15-Mrz-26``, ``15 juil. 2026``,
+    ``15 de julio de 2026``; see ``_MONTH_FORMS``); ``yyyymmdd`` numbers (``20190205.0``);
     Excel serial days (20000-80000); columns that are already ``datetime64``.
     Blank, whitespace, ``NaN``, ``None``, ``NaT`` and SAP's ``00.00.0000`` are missing.
 
