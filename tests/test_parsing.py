@@ -369,6 +369,19 @@ def test_stated_yearfirst_reads_yy_mm_dd_with_any_separator(sep):
     assert "year-first (yy-mm-dd) as configured" in note and "is 15 July 2024" in note
 
 
+def test_stated_yearfirst_reads_unpadded_month_and_day():
+    # 24-7-5 is 5 July 2024 once year-first is stated; without it the value has no reading
+    # (a one-digit year is not read day- or month-first) and stays a failed value
+    res = parse_dates(pd.Series(["24-7-5", "25-1-31", "24/12/1", "24.07.15", "24-2-30"]), order=YEARFIRST)
+    assert res.values.tolist()[:4] == [D("2024-07-05"), D("2025-01-31"), D("2024-12-01"), D("2024-07-15")]
+    assert res.failed.tolist() == [False, False, False, False, True]  # 30 February
+    free = parse_dates(pd.Series(["24-7-5", "25-1-31"]))
+    assert free.failed.tolist() == [True, False] and free.values.iloc[1] == D("2031-01-25")
+    # day-first data is read as before: 5-7-24 = 5 July 2024
+    assert parse_dates(pd.Series(["5-7-24", "25-1-2024"]), order="dayfirst").values.tolist() == [
+        D("2024-07-05"), D("2024-01-25")]
+
+
 def test_stated_yearfirst_from_settings_reads_years_2000_to_2012_too():
     # 2000-2012 put a value <= 12 first: without an order it is the usual ambiguous error;
     # stated year-first: 05-03-17 = 17 March 2005, 12-12-31 = 31 December 2012, 00-01-09 = 9 Jan 2000

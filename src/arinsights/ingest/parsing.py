@@ -288,6 +288,8 @@ _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 
 _RE_ISO = r"(?i)^(?P<y>\d{4})(?P<s1>[-/.])(?P<m>\d{1,2})(?P<s2>[-/.])(?P<d>\d{1,2})" + _TIME + "$"
 _RE_DM = r"(?i)^(?P<a>\d{1,2})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])(?P<y>\d{4}|\d{2})" + _TIME + "$"
+# with date_order = "yearfirst" the last field (the day) may be one digit: 24-7-5
+_RE_DM_YF = _RE_DM.replace(r"(?P<y>\d{4}|\d{2})", r"(?P<y>\d{4}|\d{1,2})")
 _RE_DMONY = (r"(?i)^" + _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th|er)?[\s\-/.]*(?:de\s+)?" + _MONTHS
              + r"(?:[\s\-/,]+|(?:\s*,\s*))?(?:de\s+)?(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _RE_MONDY = (r"(?i)^" + _WEEKDAY + _MONTHS + r"[\s\-]*(?P<d>\d{1,2})(?:st|nd|rd|th)?"
@@ -319,7 +321,7 @@ class _DateClasses:
     passthrough: pd.Series | None = None  # already datetime64 input
 
 
-def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
+def _classify_dates(values: pd.Series, column: str, *, yearfirst: bool = False) -> _DateClasses:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
     n = len(uniq)
@@ -349,7 +351,7 @@ def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
     seen = hit | native
 
     # numeric day/month (order decided later)
-    g = _extract(text, _RE_DM, ~seen)
+    g = _extract(text, _RE_DM_YF if yearfirst else _RE_DM, ~seen)
     is_dm = (g["a"].notna().to_numpy() & (g["s1"] == g["s2"]).to_numpy(dtype=bool, na_value=False)
              & ~seen)
     a = np.where(is_dm, _num(g["a"]), np.nan)
@@ -357,7 +359,7 @@ def _classify_dates(values: pd.Series, column: str) -> _DateClasses:
     ydig = np.where(is_dm, g["y"].str.len().to_numpy(dtype="float64", na_value=np.nan), np.nan)
     adig = np.where(is_dm, g["a"].str.len().to_numpy(dtype="float64", na_value=np.nan), np.nan)
     c = np.where(is_dm, _num(g["y"]), np.nan)
-    y = np.where(is_dm, _full_year(c, ydig), np.nan)
+    y = np.where(is_dm & (ydig != 1), _full_year(c, ydig), np.nan)  # a one-digit "year" is a year-first day
     seen |= is_dm
 
     # month names: "05-Feb-19", "15 Jul 2026", "Jul 15, 2026", "Thursday, July 30, 2026",
@@ -406,9 +408,9 @@ def _dm_dates(cls: _DateClasses, order: str) -> np.ndarray:
 
 
 def _yf_dates(cls: _DateClasses) -> np.ndarray:
-    """The d/m values read ``yy-mm-dd``: a two-digit year first, then month, then a two-digit
+    """The d/m values read ``yy-mm-dd``: a two-digit year first, then month, then a one- or two-digit
     day (``24-07-15`` = 15 July 2024); NaT where that reading is not a real date."""
-    two = (cls.adig == 2) & (cls.cdig == 2)
+    two = (cls.adig == 2) & ((cls.cdig == 2) | (cls.cdig == 1))  # a one-digit day only when year-first is stated
     year = np.where(two, _full_year(cls.a, cls.adig), np.nan)
     return _ymd(year, cls.b, np.where(two, cls.c, np.nan))
 
@@ -524,7 +526,7 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             passthrough[col] = values.dt.normalize()
             continue
-        classes.append(_classify_dates(values, col))
+        classes.append(_classify_dates(values, col, yearfirst=order == YEARFIRST))
 
     # ---- evidence for the day/month order, across all columns
     day_proof = month_proof = ambiguous = None
@@ -551,7 +553,7 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
         # "month" above 12) but reads day- or month-first contradicts the setting; a yy-mm-dd
         # value with an impossible day (24-02-30) is just a failed value
         for cls in classes:
-            shape = (cls.adig != 2) | (cls.cdig != 2) | (cls.b > 12)
+            shape = (cls.adig != 2) | (cls.cdig > 2) | (cls.b > 12)
             against = _dm_readable(cls) & np.isnat(_yf_dates(cls)) & shape
             if against.any():
                 k, pos = _first_position(cls, against)
@@ -560,7 +562,7 @@ def parse_date_columns(frame: pd.DataFrame, columns: list[str], *, order: str | 
                 reads = " or ".join(f"{_label(o)} ({_long(_dm_dates(cls, o)[k])})" for o in readable)
                 raise InputError(
                     f"date_order is 'yearfirst' but {describe((cls, k, pos))} is not a yy-mm-dd "
-                    f"date (two-digit year, month, two-digit day); it can only be read {reads}",
+                    f"date (two-digit year, month, day); it can only be read {reads}",
                     file=file or None, column=cls.column,
                     hint="Check date_order in the mapping file (or Settings ingest.date_order): "
                          f"this file looks {_label(readable[0])}. Remove the setting to let "
