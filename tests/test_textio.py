@@ -212,6 +212,29 @@ def test_xlsx_picks_the_only_non_empty_sheet(tmp_path):
     assert g.sheet == "Data" and g.cells[0].tolist() == ["id", "0042"]
 
 
+def test_xlsx_text_that_pandas_would_call_missing_stays_text_as_in_csv(tmp_path):
+    # a customer coded "NA", a document "NULL", an amount "n/a": a CSV file keeps them as
+    # text (the parsers decide what is "no value" per column); a workbook must read the same
+    from arinsights.ingest.readers import read_export
+
+    rows = [("Invoice Number", "Customer", "Invoice Date", "Due Date", "Amount"),
+            ("I-1", "NA", "2025-03-20", "2025-04-19", "100.00"),
+            ("NULL", "Beta", "2025-04-02", "2025-05-02", "250.00"),
+            ("I-3", "Beta", "2025-04-09", "2025-05-09", "n/a")]
+    xlsx = tmp_path / "ledger.xlsx"
+    _workbook(xlsx, {"Ledger": [(f"{'ABCDE'[j]}{i + 1}", v) for i, row in enumerate(rows) for j, v in enumerate(row)]})
+    csv = tmp_path / "ledger.csv"
+    csv.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    grid = read_grid(xlsx)
+    assert grid.cells.iloc[1:, 1].tolist() == ["NA", "Beta", "Beta"] and grid.cells.iloc[2, 0] == "NULL"
+    got, want = read_export(xlsx), read_export(csv)
+    cols = ["document_id", "customer_id", "amount"]
+    pd.testing.assert_frame_equal(got.transactions[cols], want.transactions[cols])
+    assert got.transactions["customer_id"].tolist() == ["NA", "Beta"]
+    assert got.rejects["reason"].tolist() == want.rejects["reason"].tolist()
+    assert "'n/a' is not an amount (it means no value)" in got.rejects["reason"].iloc[0]
+
+
 # ------------------------------------------------------------------------------ Parquet
 
 def test_parquet_header_row_and_types(tmp_path):

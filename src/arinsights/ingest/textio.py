@@ -650,9 +650,12 @@ def _read_excel(p: Path, file: str, *, sheet: str | None) -> Grid:
                     f"has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))}",
                     file=file, hint='Set sheet = "<name>" in the mapping file or pass --sheet.')
             chosen = sheet
-            frame = pd.read_excel(book, sheet_name=sheet, header=None)
+            frame = pd.read_excel(book, sheet_name=sheet, header=None, keep_default_na=False, na_values=[""])
         else:
-            frames = {name: pd.read_excel(book, sheet_name=name, header=None) for name in names}
+            # keep_default_na=False: text such as "NA" (a customer code), "NULL" or "n/a" stays
+            # text, as in a CSV file; the parsers decide what means "no value" in each column
+            frames = {name: pd.read_excel(book, sheet_name=name, header=None, keep_default_na=False, na_values=[""])
+                      for name in names}
             non_empty = [n for n, f in frames.items() if f.notna().any().any()]
             if not non_empty:
                 raise InputError("every sheet of the workbook is empty", file=file)
