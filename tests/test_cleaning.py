@@ -768,3 +768,32 @@ def test_one_payment_split_over_other_invoices_is_flagged_and_agreeing_files_are
     assert "repeated_payment_conflict" not in set(res.merged["rule"])
     assert set(res.merged["rule"]) == {"exact_duplicate", "repeated_payment"}
     assert not any("apply it to different invoices" in n for n in res.notes)
+
+
+def test_one_payment_split_differently_by_two_exports_counts_once_not_rejected():
+    # a.csv splits PMT-1 (100) 60 + 40 over INV-1 and INV-2, b.csv 50 + 50: line by line the
+    # two conflict (rule 4), but they tell of one payment (same customer, number, date, total),
+    # so it counts once as a.csv applies it (first in canonical order), flagged, never rejected
+    lines_a = [pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1"),
+               pay("PMT-1", "A", "2025-02-13", 40.0, applied_to="INV-2")]
+    lines_b = [pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-1"),
+               pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-2")]
+    res = run(_two_exports(lines_b, pay_rows_a=lines_a))
+    assert res.rejects.empty
+    assert res.merged[["file", "row", "rule", "into"]].values.tolist() == [
+        ["b.csv", 2, "repeated_payment_conflict", "a.csv:4"], ["b.csv", 3, "repeated_payment_conflict", "a.csv:4"]]
+    assert sorted(alloc(res)) == [("PMT-1", "INV-1", 60.0), ("PMT-1", "INV-2", 40.0)]
+    assert any("apply it to different invoices" in n for n in res.notes)
+
+
+def test_conflicting_payment_lines_that_are_not_one_payment_are_still_rejected():
+    # different totals across the files (60 against 50), or the conflict inside one file:
+    # rule 4 rejects the lines as before, naming every row
+    res = run(_two_exports([pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-1")],
+                           pay_rows_a=[pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1")]))
+    assert sorted(res.rejects["row"].tolist()) == [2, 4]
+    assert res.rejects["reason"].str.startswith("conflicting duplicate payment PMT-1: ").all()
+    one_file = tx(inv("INV-1", "A", "2025-01-05", 100.0), pay("PMT-1", "A", "2025-02-13", 60.0, applied_to="INV-1"),
+                  pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-1"))
+    res = run(one_file)
+    assert sorted(res.rejects["row"].tolist()) == [3, 4]

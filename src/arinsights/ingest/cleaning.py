@@ -813,7 +813,10 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     takes the first non-missing value of each field from its repeats.
 
     Payment rows that share a number but reference different invoices (``applied_to``)
-    are the lines of one split payment and are not duplicates.
+    are the lines of one split payment and are not duplicates. Payment rows that conflict
+    but come from several files telling of one payment (same date, per-file totals that
+    agree: one export splits it 60 + 40, the other 50 + 50) are left to rule 4c, which
+    counts the payment once and flags the disagreement.
 
     Examples
     --------
@@ -851,6 +854,8 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     spread = amt.groupby(g).transform("max") - amt.groupby(g).transform("min")
     ndates = sub[T.document_date].astype(str).groupby(g).transform("nunique")
     conflict = rep & ((spread > settings.amount_tolerance) | (ndates > 1))
+    held = conflict & _one_payment_of_several_files(sub, settings.amount_tolerance)
+    conflict &= ~held  # one payment split differently by two exports: rule 4c's (counted once, flagged)
     out = w
     if conflict.any():
         c = sub[conflict]
@@ -858,7 +863,7 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
         reason = ("conflicting duplicate " + c[T.kind].map(_DOC_WORD) + " " + c[T.document_id] + ": "
                   + _join_by_group(g[conflict], desc))
         out = _mark(out, pd.Series(w.index.isin(c.index), index=w.index), _REJECTED, reason=reason.reindex(w.index))
-    agree = rep & ~conflict
+    agree = rep & ~conflict & ~held
     if agree.any():
         a = sub[agree]
         ga = g[agree]
@@ -880,6 +885,26 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
         src = a[T.source].groupby(ga).transform("first")
         mask = pd.Series(w.index.isin(a.index[~keep]), index=w.index)
         out = _mark(out, mask, _MERGED, rule="repeated_document", into=src.reindex(w.index))
+    return out
+
+
+def _one_payment_of_several_files(sub: pd.DataFrame, tol: float) -> pd.Series:
+    """Payment/credit rows that are one payment as :func:`merge_repeated_payments` sees it:
+    the same customer, kind, number and date in more than one file, with per-file totals
+    that agree. Rule 4 leaves them to it: two exports that split PMT-1 (100) differently
+    over INV-1 and INV-2 (60 + 40 against 50 + 50) conflict line by line, yet they tell of
+    one payment, which must count once rather than vanish."""
+    out = pd.Series(False, index=sub.index)
+    p = sub[((sub[T.kind] != S.KIND_INVOICE) & sub[T.document_date].notna() & sub[T.customer_id].notna()
+             & sub[T.file].notna()).to_numpy(dtype=bool)]
+    if p.empty or _one_text(p[T.file]):
+        return out
+    key = _doc_key(p) + "\x1f" + p[T.document_date].astype(str)
+    g = key.groupby(key, sort=False).ngroup().to_numpy()
+    per_file = p[T.amount].astype(float).groupby([g, p[T.file].astype(object).to_numpy()]).sum()
+    by_g = per_file.groupby(level=0)
+    one = (by_g.size() > 1) & (by_g.max() - by_g.min() <= tol)
+    out[p.index[one.reindex(g).to_numpy(dtype=bool)]] = True
     return out
 
 
@@ -945,26 +970,27 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
     source_of = pd.Series(w[T.source].to_numpy(dtype=object), index=w[_RID].to_numpy())
     into = pd.Series(None, index=w.index, dtype=object)
     into[c.index[merge]] = source_of.reindex(kept_rid.reindex(g[merge]).to_numpy()).to_numpy()
-    differ = np.isin(g, _applied_differently(per.assign(r=_code(c, _REF)), files))
+    differ = np.isin(g, _applied_differently(per.assign(r=_code(c, _REF)), files, settings.amount_tolerance))
     for rule, rows in (("repeated_payment", merge & ~differ), ("repeated_payment_conflict", merge & differ)):
         if rows.any():
             w = _mark(w, pd.Series(w.index.isin(c.index[rows]), index=w.index), _MERGED, rule=rule, into=into)
     return w
 
 
-def _applied_differently(per: pd.DataFrame, files: pd.DataFrame) -> np.ndarray:
+def _applied_differently(per: pd.DataFrame, files: pd.DataFrame, tol: float) -> np.ndarray:
     """The groups (payments found in several files, ``files``: their per-file rows) whose
-    files apply them to different invoices: among the files that name invoices, one names
-    an invoice another does not. A file that names none (a payments export) agrees with
-    any. (The same invoice with different amounts in two files is rule 4's conflicting
-    duplicate, rejected before this rule.)"""
+    files apply them differently: among the files that name invoices, one names an invoice
+    another does not, or gives it another amount (60 + 40 against 50 + 50). A file that
+    names none (a payments export) agrees with any."""
     ref = per[(per["r"] >= 0).to_numpy() & np.isin(per["g"].to_numpy(), files["g"].to_numpy())]
     if ref.empty:
         return np.zeros(0, dtype="int64")
-    pairs = ref[["g", "r", "f"]].drop_duplicates()
-    n_files = pairs.groupby("g")["f"].transform("nunique")  # files of the payment naming invoices
-    differ = pairs.groupby(["g", "r"])["f"].transform("size") < n_files
-    return np.unique(pairs.loc[differ.to_numpy(), "g"].to_numpy())
+    by_ref = ref.groupby(["g", "r", "f"], sort=False)["amount"].sum().reset_index()
+    n_files = by_ref.groupby("g")["f"].transform("nunique")  # files of the payment naming invoices
+    per_ref = by_ref.groupby(["g", "r"])["amount"]
+    differ = ((per_ref.transform("size") < n_files)
+              | (per_ref.transform("max") - per_ref.transform("min") > tol))
+    return np.unique(by_ref.loc[differ.to_numpy(), "g"].to_numpy())
 
 
 def reject_shared_invoice_numbers(w: pd.DataFrame) -> pd.DataFrame:
