@@ -854,8 +854,16 @@ def reject_conflicting_duplicates(w: pd.DataFrame, settings: IngestSettings | No
     spread = amt.groupby(g).transform("max") - amt.groupby(g).transform("min")
     ndates = sub[T.document_date].astype(str).groupby(g).transform("nunique")
     conflict = rep & ((spread > settings.amount_tolerance) | (ndates > 1))
-    held = conflict & _one_payment_of_several_files(sub, settings.amount_tolerance)
-    conflict &= ~held  # one payment split differently by two exports: rule 4c's (counted once, flagged)
+    # one payment split differently by two exports: rule 4c's (counted once, flagged). Only
+    # the lines of payment numbers in conflict are looked at (all their lines, conflicting or not)
+    held = pd.Series(False, index=sub.index)
+    pay = (conflict & (sub[T.kind] != S.KIND_INVOICE)).to_numpy(dtype=bool)
+    if pay.any():
+        doc = _code(sub, _DOC)
+        near = np.isin(doc, doc[pay])
+        held[sub.index[near]] = _one_payment_of_several_files(sub[near], settings.amount_tolerance).to_numpy()
+        held &= conflict
+    conflict &= ~held
     out = w
     if conflict.any():
         c = sub[conflict]
