@@ -383,6 +383,7 @@ class _WrongType(Exception):
     """A value that is not of the annotated type."""
 
 
+@functools.cache
 def _section_classes() -> dict[str, type]:
     hints = typing.get_type_hints(Settings)
     return {name: hints[name] for name in _SECTIONS}

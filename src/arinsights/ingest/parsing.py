@@ -287,9 +287,10 @@ _MONTHS = ("(?P<mon>" + "|".join(sorted(_MONTH_NUMBER, key=lambda f: (-len(f), f
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 
 _RE_ISO = r"(?i)^(?P<y>\d{4})(?P<s1>[-/.])(?P<m>\d{1,2})(?P<s2>[-/.])(?P<d>\d{1,2})" + _TIME + "$"
-_RE_DM = r"(?i)^(?P<a>\d{1,2})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])(?P<y>\d{4}|\d{2})" + _TIME + "$"
+_DM_HEAD = r"(?i)^(?P<a>\d{1,2})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])"
+_RE_DM = _DM_HEAD + r"(?P<y>\d{4}|\d{2})" + _TIME + "$"
 # with date_order = "yearfirst" the last field (the day) may be one digit: 24-7-5
-_RE_DM_YF = _RE_DM.replace(r"(?P<y>\d{4}|\d{2})", r"(?P<y>\d{4}|\d{1,2})")
+_RE_DM_YF = _DM_HEAD + r"(?P<y>\d{4}|\d{1,2})" + _TIME + "$"
 _RE_DMONY = (r"(?i)^" + _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th|er)?[\s\-/.]*(?:de\s+)?" + _MONTHS
              + r"(?:[\s\-/,]+|(?:\s*,\s*))?(?:de\s+)?(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _RE_MONDY = (r"(?i)^" + _WEEKDAY + _MONTHS + r"[\s\-]*(?P<d>\d{1,2})(?:st|nd|rd|th)?"
