@@ -60,3 +60,43 @@ def test_same_inputs_same_segments_and_actions(small, result):
     pdt.assert_frame_equal(result.segments.reset_index(drop=True), again.segments.reset_index(drop=True))
     pdt.assert_frame_equal(result.actions[list(Actions.to_schema().columns)].reset_index(drop=True),
                            again.actions[list(Actions.to_schema().columns)].reset_index(drop=True))
+
+
+def test_invoices_paid_before_a_snapshot_count_as_paid_but_teach_the_models_nothing(small, result):
+    # some paid invoices marked paid before an aging snapshot (real date unknown), and one of
+    # them given a "before-snapshot:" payment: the behaviour tables must be those of the ledger
+    # without them, the balances those of the whole ledger (every paid date is unchanged)
+    inv, pay = small.invoices.copy(), small.payments.copy()
+    paid = inv.index[(inv["paid_date"] <= "2026-06-30").to_numpy()]
+    marked = inv.loc[paid[::7], "invoice_id"]
+    inv.loc[inv["invoice_id"].isin(marked), "settled_by"] = "before snapshot"
+    first = pay.index[pay["invoice_id"].isin(marked).to_numpy()][0]
+    pay.loc[first, "payment_id"] = "before-snapshot:" + pay.loc[first, "invoice_id"]
+    got = analyse(inv, pay, "2026-06-30", with_backtest=False)
+    keep = ~small.invoices["invoice_id"].isin(marked)
+    without = analyse(small.invoices[keep], small.payments[~small.payments["invoice_id"].isin(marked)],
+                      "2026-06-30", with_backtest=False)
+    assert len(marked) > 10 and not got.durations["invoice_id"].isin(marked).any()
+    for name in ("durations", "windows", "pay_runs", "segments", "worklist"):
+        pdt.assert_frame_equal(getattr(got, name).reset_index(drop=True), getattr(without, name).reset_index(drop=True))
+    for name in ("aging", "kpi_summary"):
+        pdt.assert_frame_equal(getattr(got, name), getattr(result, name))
+    assert len(got.invoices) == len(small.invoices)
+    assert any(f"{len(marked)} invoice(s) known only from an aging snapshot" in n for n in got.notes)
+
+
+def test_pay_runs_leave_out_payments_dated_by_a_snapshot(small, result):
+    # a "before-snapshot:" payment is dated the snapshot date, not the day the money came: the
+    # pay runs are found without it, while the balances still count it
+    from arinsights.behaviour.paycycle import detect_pay_runs
+    pay = small.payments.copy()
+    busiest = pay["customer_id"].value_counts().index[0]
+    rows = pay.index[(pay["customer_id"] == busiest).to_numpy()][:5]
+    pay.loc[rows, "payment_id"] = "before-snapshot:" + pay.loc[rows, "invoice_id"]
+    got = analyse(small.invoices, pay, "2026-06-30", with_backtest=False)
+    b = got.settings.behaviour
+    expected = detect_pay_runs(pay.drop(index=rows), "2026-06-30", min_payments=b.paycycle_min_payments,
+                               fdr=b.paycycle_fdr)
+    pdt.assert_frame_equal(got.pay_runs.reset_index(drop=True), expected.reset_index(drop=True))
+    pdt.assert_frame_equal(got.durations, result.durations)
+    pdt.assert_frame_equal(got.kpi_summary, result.kpi_summary)

@@ -735,6 +735,35 @@ def test_part_paid_before_the_snapshot_is_a_payment_dated_the_snapshot_date():
     assert ar_balances(res2.invoices, res2.payments, ["2026-08-01"])["total_ar"].iloc[0] == 500.0
 
 
+def test_snapshot_only_invoice_with_nothing_open_is_paid_on_the_snapshot_date():
+    # SI-2 (500) has nothing open on 2026-07-25: it was paid before, on a date the export does
+    # not give. It must not look open (it would be chased): it is paid on the snapshot date,
+    # settled_by "before snapshot", with a "before-snapshot:SI-2" payment of its 500, so the
+    # balances from the snapshot date on are the snapshot's own
+    from arinsights.playbook.kpis import ar_balances
+    t = tx(inv("SI-1", "T", "2025-11-11", 1000.0, open_amount=800.0, snapshot_date="2026-07-25"),
+           inv("SI-2", "T", "2026-07-01", 500.0, open_amount=0.0, snapshot_date="2026-07-25"), file="aging.csv")
+    res = run(t)
+    d = by_id(res)
+    assert d.loc["SI-2", I.paid_date] == pd.Timestamp("2026-07-25")
+    assert d.loc["SI-2", I.settled_by] == S.SETTLED_BEFORE_SNAPSHOT
+    assert pd.isna(d.loc["SI-1", I.paid_date]) and pd.isna(d.loc["SI-1", I.settled_by])
+    assert alloc(res) == [("before-snapshot:SI-1", "SI-1", 200.0), ("before-snapshot:SI-2", "SI-2", 500.0)]
+    assert res.quality["open_invoices"] == 1 and res.quality["open_amount_by_currency"] == {"USD": 800.0}
+    assert res.quality["paid_before_snapshot_invoices"] == 2
+    assert res.quality["paid_in_full_before_snapshot_invoices"] == 1
+    bal = ar_balances(res.invoices, res.payments, ["2026-07-25", "2026-07-24"]).set_index("date")["total_ar"]
+    assert bal[pd.Timestamp("2026-07-25")] == 800.0  # as the snapshot says
+    assert bal[pd.Timestamp("2026-07-24")] == 1500.0  # before it, neither part is known paid
+    assert [n for n in res.notes if "nothing open on the snapshot date (500.00 USD)" in n]
+    assert [n for n in res.notes if "were part-paid" in n and "(200.00 USD)" in n]
+    # a later payment naming it finds nothing open there: it goes to what is open, never pays it twice
+    later = tx(pay("PM-9", "T", "2026-08-01", 500.0, applied_to="SI-2"), file="payments.csv")
+    res2 = run(pd.concat([t, later], ignore_index=True))
+    assert ("PM-9", "SI-1", 500.0) in alloc(res2)
+    assert by_id(res2).loc["SI-2", I.paid_date] == pd.Timestamp("2026-07-25")
+
+
 def test_one_payment_two_files_apply_to_different_invoices_is_merged_and_flagged():
     # a.csv applies PMT-1 (100) to INV-1; b.csv has the same payment (customer, number, date,
     # total) applied to INV-2. It counts once, as a.csv applies it (first in canonical order,

@@ -280,3 +280,21 @@ def test_simulated_ledger_is_recovered(layout, sample_truth, tmp_path):
     tp, gp = truth[S.Invoices.paid_date], got[S.Invoices.paid_date]
     match = ((tp == gp) | (tp.isna() & gp.isna())).mean()
     assert match >= RECOVERY[layout]
+
+
+def test_aging_export_listing_a_paid_invoice_does_not_show_it_open(tmp_path):
+    # some aging/invoice-list exports also list invoices with nothing open: SI-2 was paid
+    # before the report date. It must count as paid (from the report date), not as 500 open
+    p = tmp_path / "aging.csv"
+    p.write_text('"Company, Inc",,,,,,,\nA/R Aging Detail Report,,,,,,,\n"As of Jul 25, 2026",,,,,,,\n\n'
+                 ",Date,Transaction type,Num,Customer full name,Due date,Amount,Open balance\n"
+                 'Current,,,,,,,\n,07/11/2026,Invoice,SI-1,TACTICS,08/10/2026,"1,000.00",800.00\n'
+                 ",07/01/2026,Invoice,SI-2,TACTICS,07/31/2026,500.00,0.00\n"
+                 "Total for Current,,,,,,,800.00\nTOTAL,,,,,,,800.00\n")
+    led = load_ledger(p)
+    inv = led.invoices.set_index(S.Invoices.invoice_id)
+    assert inv.loc["SI-2", S.Invoices.paid_date] == pd.Timestamp("2026-07-25")
+    assert inv.loc["SI-2", S.Invoices.settled_by] == S.SETTLED_BEFORE_SNAPSHOT
+    assert pd.isna(inv.loc["SI-1", S.Invoices.paid_date])
+    assert led.quality["open_invoices"] == 1
+    assert any("1 open invoice(s): 800.00 USD" in n for n in led.notes)

@@ -17,7 +17,8 @@ import pandas as pd
 from ._memory import release_memory
 from ._order import _INVOICE_KEYS, _PAYMENT_KEYS, _sorted_by, canonical_order  # noqa: F401 (public here)
 from .errors import InputError
-from .schema import Durations, InvoiceFeatures as F, Invoices, OpenInvoiceOutlook, Payments
+from .schema import (BEFORE_SNAPSHOT, SETTLED_BEFORE_SNAPSHOT, Durations, InvoiceFeatures as F, Invoices,
+                     OpenInvoiceOutlook, Payments)
 from .settings import Settings
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -82,6 +83,48 @@ class Analysis:
         return str(inv.groupby(Invoices.currency)[Invoices.amount].sum().idxmax())
 
 
+def behaviour_tables(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The tables the payment-behaviour stages learn from, and the payments with known dates.
+
+    An invoice known only from an aging snapshot that showed it fully paid (settled_by
+    ``"before snapshot"``) was paid on a date the export does not give; its paid date, the
+    snapshot date, is only the latest it can have been. Its days to pay are no observation
+    of how the customer pays, so it and its payments are left out of the durations, models,
+    features and segments (the balances and KPIs count it as paid from the snapshot date).
+    The pay runs also leave out every ``"before-snapshot:"`` payment, whose date is made up.
+
+    Returns
+    -------
+    invoices, payments : DataFrame
+        Without those invoices and their payments (the inputs themselves when there are none).
+    dated_payments : DataFrame
+        ``payments`` without any ``"before-snapshot:"`` payment (for the pay runs).
+
+    Examples
+    --------
+    >>> inv = pd.DataFrame({"invoice_id": ["A", "B"], "settled_by": ["payment", "before snapshot"]})
+    >>> pay = pd.DataFrame({"payment_id": ["P1", "before-snapshot:B"], "invoice_id": ["A", "B"]})
+    >>> i, p, dated = behaviour_tables(inv, pay)
+    >>> i["invoice_id"].tolist(), p["payment_id"].tolist(), dated["payment_id"].tolist()
+    (['A'], ['P1'], ['P1'])
+    """
+    if Invoices.settled_by in invoices.columns:
+        unknown = (invoices[Invoices.settled_by] == SETTLED_BEFORE_SNAPSHOT).fillna(False).to_numpy(dtype=bool)
+    else:
+        unknown = None
+    if unknown is not None and unknown.any():
+        gone = invoices.loc[unknown, Invoices.invoice_id]
+        invoices = invoices.loc[~unknown].reset_index(drop=True)
+        if payments is not None and len(payments):
+            payments = payments.loc[~payments[Payments.invoice_id].isin(gone).to_numpy(dtype=bool)].reset_index(drop=True)
+    dated = payments
+    if payments is not None and len(payments):
+        made_up = payments[Payments.payment_id].str.startswith(BEFORE_SNAPSHOT).fillna(False).to_numpy(dtype=bool)
+        if made_up.any():
+            dated = payments.loc[~made_up].reset_index(drop=True)
+    return invoices, payments, dated
+
+
 def _min_rows_for_classifier(labels: pd.Series) -> bool:
     """At least 50 known labels, both outcomes among them."""
     return len(labels) >= 50 and labels.nunique() == 2
@@ -131,6 +174,14 @@ def analyse(
     b, p = s.behaviour, s.playbook
     invoices, payments = canonical_order(invoices, payments)
     notes: list[str] = []
+    # the behaviour stages learn from invoices with known paid dates only; the KPIs (below)
+    # count every invoice (see behaviour_tables)
+    all_invoices, all_payments = invoices, payments
+    invoices, payments, dated_payments = behaviour_tables(all_invoices, all_payments)
+    if len(invoices) < len(all_invoices):
+        notes.append(f"{len(all_invoices) - len(invoices)} invoice(s) known only from an aging snapshot were paid "
+                     "before it, on dates the export does not give: the balances count them as paid from the "
+                     "snapshot date, the payment-behaviour models and the worklist leave them out.")
 
     # release_memory() between the stages: each drops working tables that the allocators
     # would otherwise keep (peak memory on large ledgers; see arinsights._memory)
@@ -147,7 +198,7 @@ def analyse(
     open_amounts = durations.loc[~durations[Durations.paid], [Durations.invoice_id, Durations.open_amount]]
     outlook = outlook.merge(open_amounts, on=OpenInvoiceOutlook.invoice_id, how="left")
     release_memory()
-    pay_runs = detect_pay_runs(payments, as_of, min_payments=b.paycycle_min_payments, fdr=b.paycycle_fdr)
+    pay_runs = detect_pay_runs(dated_payments, as_of, min_payments=b.paycycle_min_payments, fdr=b.paycycle_fdr)
 
     lateness_model = None
     lateness = None
@@ -188,12 +239,12 @@ def analyse(
     previous = None
     if with_previous:
         prev_as_of = (as_of.to_period("M") - 1).to_timestamp(how="end").normalize()
-        if prev_as_of >= pd.to_datetime(invoices[Invoices.invoice_date]).min():
-            previous = analyse(invoices, payments, prev_as_of, settings=s, with_backtest=False)
+        if prev_as_of >= pd.to_datetime(all_invoices[Invoices.invoice_date]).min():
+            previous = analyse(all_invoices, all_payments, prev_as_of, settings=s, with_backtest=False)
 
-    aging, monthly, summary = kpi_tables(invoices, payments, as_of, months=s.report.trend_months)
+    aging, monthly, summary = kpi_tables(all_invoices, all_payments, as_of, months=s.report.trend_months)
     return Analysis(
-        as_of=as_of, settings=s, invoices=invoices, payments=payments, durations=durations,
+        as_of=as_of, settings=s, invoices=all_invoices, payments=all_payments, durations=durations,
         days_to_pay=model, windows=windows, outlook=outlook, pay_runs=pay_runs,
         lateness_model=lateness_model, lateness=lateness, segments=segments, actions=actions,
         worklist=worklist, aging=aging, monthly=monthly, kpi_summary=summary, backtest=bt, previous=previous,

@@ -113,11 +113,13 @@ def sample(customers, years, seed, layout, end, out):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of a table.")
 def backtest(ledger, mapping, settings_path, sheet, as_of, as_json):
     """Rolling-origin backtest of the lateness classifier against its baselines."""
+    from .analysis import behaviour_tables
     from .behaviour.lateness import backtest as run_backtest
 
     settings, led, when = _load_as_of(ledger, mapping, settings_path, sheet, as_of)
     b = settings.behaviour
-    result = run_backtest(led.invoices, led.payments, when, n_cutoffs=b.backtest_cutoffs,
+    invoices, payments, _ = behaviour_tables(led.invoices, led.payments)  # known paid dates only
+    result = run_backtest(invoices, payments, when, n_cutoffs=b.backtest_cutoffs,
                           grace_days=b.grace_days, random_state=b.random_state, trend_k=b.trend_k,
                           shrink_k=b.features_shrink_k)
     if as_json:

@@ -31,6 +31,14 @@ KIND_CREDIT = "credit"
 SETTLED_PAYMENT = "payment"
 SETTLED_CREDIT = "credit"
 SETTLED_MIXED = "mixed"
+#: paid in full before the snapshot date of the aging export that is its only record, on a date
+#: the export does not give: paid_date is the snapshot date (the first day the ledger knows it
+#: paid), so balances are right from then on, but it is no observation of how the customer pays
+SETTLED_BEFORE_SNAPSHOT = "before snapshot"
+
+#: payment_id prefix of the part of a snapshot-only invoice paid before the snapshot (dated the
+#: snapshot date; the real date is unknown)
+BEFORE_SNAPSHOT = "before-snapshot:"
 
 
 class _Base(pa.DataFrameModel):
@@ -80,7 +88,8 @@ class Invoices(_Base):
     currency: Series[str]
     disputed: Series[bool]
     paid_date: Series[pd.Timestamp] = pa.Field(nullable=True, description="open balance first reached zero")
-    settled_by: Series[str] = pa.Field(nullable=True, isin=[SETTLED_PAYMENT, SETTLED_CREDIT, SETTLED_MIXED])
+    settled_by: Series[str] = pa.Field(nullable=True, isin=[SETTLED_PAYMENT, SETTLED_CREDIT, SETTLED_MIXED,
+                                                                           SETTLED_BEFORE_SNAPSHOT])
     source: Series[str]
 
 

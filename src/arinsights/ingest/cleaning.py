@@ -1362,7 +1362,21 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 
 
 #: payment_id prefix of the part of a snapshot-only invoice paid before the snapshot
-BEFORE_SNAPSHOT = "before-snapshot:"
+BEFORE_SNAPSHOT = S.BEFORE_SNAPSHOT
+
+
+def _paid_before_snapshot(invoices: pd.DataFrame, tol: float, *, full: bool | None) -> np.ndarray:
+    """Mask of the snapshot-only invoices that were (part-)paid before their snapshot date:
+    part-paid ones (``full=False``), the ones with nothing open on that date and no
+    settlement date (``full=True``), or both (``None``)."""
+    if _BEFORE_SNAP not in invoices.columns:
+        return np.zeros(len(invoices), dtype=bool)
+    before = (invoices[_BEFORE_SNAP] > tol).to_numpy(dtype=bool)
+    still_open = (invoices[_CAP] > tol).to_numpy(dtype=bool)
+    if full is False:
+        return before & still_open
+    in_full = before & ~still_open & invoices[_SETTLED].isna().to_numpy(dtype=bool)
+    return in_full if full else (before & still_open) | in_full
 
 
 def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
@@ -1374,9 +1388,12 @@ def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = 
     So it becomes a payment ``"before-snapshot:INV-7"`` of 200 dated the snapshot date: the
     latest day it can have been paid and the first day the ledger knows it as paid, so the
     balances from the snapshot date on are the snapshot's own. Its real date is unknown, so
-    it never decides when an invoice was paid: only invoices still open on the snapshot
-    date get one (the rest of their amount is paid by later payments, which set the paid
-    date), and the allocation and paid dates are worked out without it.
+    it never decides when an invoice was paid: the rest of a part-paid invoice is paid by
+    later payments, which set the paid date, and the allocation and paid dates are worked
+    out without it. An invoice the snapshot shows fully paid (nothing open) gets one for its
+    whole amount; :func:`paid_dates` marks it paid on the snapshot date, settled_by
+    ``"before snapshot"``, which the analysis reads as no observation of how its customer
+    pays. (An invoice with a settlement date is paid by that date instead, rule 6.)
 
     Returns
     -------
@@ -1385,7 +1402,7 @@ def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = 
     """
     settings = settings or IngestSettings()
     tol = settings.amount_tolerance
-    s = invoices[((invoices[_BEFORE_SNAP] > tol) & (invoices[_CAP] > tol)).to_numpy(dtype=bool)]
+    s = invoices[_paid_before_snapshot(invoices, tol, full=None)]
     return _payments_frame(**{
         Payments.payment_id: BEFORE_SNAPSHOT + s[Invoices.invoice_id].astype(str),
         Payments.customer_id: s[Invoices.customer_id],
@@ -2121,8 +2138,10 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     the invoice existed (a prepayment or credit balance) settles it on its invoice date.
     paid_date is the first effective date at which the allocations reach the invoice's
     capacity within ``amount_tolerance``; settled_by is "payment", "credit" or "mixed"
-    from the kinds of the allocations up to and including that one. Open invoices keep
-    paid_date NaT and settled_by missing.
+    from the kinds of the allocations up to and including that one. An invoice known only
+    from an aging snapshot that shows it fully paid is paid on the snapshot date, settled_by
+    "before snapshot" (its real paid date is unknown). Open invoices keep paid_date NaT and
+    settled_by missing.
 
     Returns
     -------
@@ -2165,8 +2184,16 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     n_credit = np.bincount(pos[counted], weights=is_credit[counted], minlength=n)
     n_count = np.bincount(pos[counted], minlength=n)
     by = np.where(n_credit == 0, 0, np.where(n_credit == n_count, 1, 2))
+    # paid in full before the snapshot that is the invoice's only record: paid (as far as the
+    # ledger knows) on the snapshot date, the real date unknown (see snapshot_payments)
+    full = _paid_before_snapshot(out, tol, full=True)
+    if full.any():
+        paid[full] = out[_SNAPSHOT].to_numpy().astype(paid.dtype)[full]
+        settled[full] = True
+        by[full] = 3
     out[Invoices.paid_date] = pd.Series(paid, index=out.index)
-    by = _labels((S.SETTLED_PAYMENT, S.SETTLED_CREDIT, S.SETTLED_MIXED), np.where(settled, by, -1))
+    by = _labels((S.SETTLED_PAYMENT, S.SETTLED_CREDIT, S.SETTLED_MIXED, S.SETTLED_BEFORE_SNAPSHOT),
+                 np.where(settled, by, -1))
     out[Invoices.settled_by] = pd.Series(by.array, index=out.index, name=Invoices.settled_by)
     out["_allocated"] = np.bincount(pos, weights=amt, minlength=n)
     return out
@@ -2256,7 +2283,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         due_before_invoice_date,
         settled_by_date, cleared_items, unapplied_by_currency, unapplied_payments,
         overpayments, unreferenced_payments, snapshot_unapplied, currency_mismatch_payments,
-        paid_before_snapshot_invoices, paid_before_snapshot_by_currency,
+        paid_before_snapshot_invoices, paid_in_full_before_snapshot_invoices, paid_before_snapshot_by_currency,
         export_says_paid_no_payment_found, currencies, first_date, last_date.
 
     Raises
@@ -2389,6 +2416,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "snapshot_unapplied": stats["snapshot_unapplied"],
         "currency_mismatch_payments": int(foreign.sum()),
         "paid_before_snapshot_invoices": int(part.sum()),
+        "paid_in_full_before_snapshot_invoices": int(_paid_before_snapshot(inv, tol, full=True).sum()),
         "paid_before_snapshot_by_currency": inv.loc[part, _BEFORE_SNAP].groupby(
             inv.loc[part, Invoices.currency]).sum().to_dict(),
         "export_says_paid_no_payment_found": int(export_paid.sum()),
@@ -2477,12 +2505,20 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
         n.append(f"Unapplied cash: {_by_currency(unapplied[Payments.amount], unapplied[Payments.currency])} "
                  f"({q['unapplied_payments']} payment(s) with nothing open to pay, {q['overpayments']} "
                  "overpayment(s) larger than everything open).")
-    if q["paid_before_snapshot_invoices"]:
-        part = inv[_BEFORE_SNAP] > settings.amount_tolerance
-        n.append(f"{q['paid_before_snapshot_invoices']} invoice(s) known only from an aging snapshot were part-paid "
+    tol = settings.amount_tolerance
+    part = _paid_before_snapshot(inv, tol, full=False)
+    if part.any():
+        n.append(f"{int(part.sum())} invoice(s) known only from an aging snapshot were part-paid "
                  f"before the snapshot, date unknown ({_by_currency(inv.loc[part, _BEFORE_SNAP], inv.loc[part, Invoices.currency])}); "
                  "they stay open for the rest. The part paid before is shown as a payment 'before-snapshot:<invoice>' "
                  "on the snapshot date, so balances match the snapshot; it never sets an invoice's paid date.")
+    full = _paid_before_snapshot(inv, tol, full=True)
+    if full.any():
+        n.append(f"{int(full.sum())} invoice(s) known only from an aging snapshot had nothing open on the snapshot "
+                 f"date ({_by_currency(inv.loc[full, Invoices.amount], inv.loc[full, Invoices.currency])}): they were "
+                 "paid before it, date unknown. They count as paid from the snapshot date (a payment "
+                 "'before-snapshot:<invoice>' on that date), so they are never chased, and the payment-behaviour "
+                 "models do not learn from them. Add the payments export to learn when they were paid.")
     if q["export_says_paid_no_payment_found"]:
         n.append(f"{q['export_says_paid_no_payment_found']} invoice(s) are shown (part-)paid in the export but no "
                  "matching payment was found; they stay open here. Add the payments export to fix this.")

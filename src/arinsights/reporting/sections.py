@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Image, Markdown
 
+from ..analysis import behaviour_tables
 from ..errors import InputError
 from ..schema import (CustomerWindows, Durations, Invoices, OpenInvoiceOutlook, Payments, PayRuns, SegmentEvidence,
                       Segments, Worklist, KIND_PAYMENT)
@@ -874,7 +875,7 @@ def customer_curve(a, customer_id: str) -> Image:
 
 def customer_pay_pattern(a, customer_id: str) -> Image:
     """On which weekdays and days of the month the customer's payments arrived."""
-    p = a.payments
+    p = behaviour_tables(a.invoices, a.payments)[2]  # payments with known dates
     mine = p[(p[Payments.customer_id].astype(str) == str(customer_id))
              & (pd.to_datetime(p[Payments.payment_date]) <= a.as_of)]
     if Payments.kind in mine:
