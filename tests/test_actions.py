@@ -217,3 +217,12 @@ def test_settings_section_accepts_playbook_settings_directly():
     a = recommend_actions(evidence(row), AS_OF, settings=PlaybookSettings(call_at_window_fraction=1.0))
     # call at p90 = 49 days -> 18 May + 49 = 6 Jul 2026
     assert a.set_index(A.action).loc["phone call", A.next_action_date] == T("2026-07-06")
+
+
+def test_action_dates_read_as_the_report_writes_them():
+    # "7 Jul 2026", not "07 Jul 2026": the same day as the report's own dates beside it
+    from arinsights.playbook.actions import _date
+    from arinsights.reporting.format import day
+    got = list(_date(pd.to_datetime(["2026-07-07", None, "2026-12-25"])))
+    assert got == ["7 Jul 2026", "", "25 Dec 2026"] and got[0] == day("2026-07-07")
+    assert list(_date(pd.to_datetime(["2026-07-07"]).tz_localize("UTC"))) == ["7 Jul 2026"]

@@ -134,7 +134,7 @@ def _money(amount, currency) -> np.ndarray:
 
 def _date_parts(d: pd.Series) -> np.ndarray:
     ok = d.notna().to_numpy()
-    day = np.char.zfill(np.nan_to_num(d.dt.day.to_numpy(dtype=float)).astype(np.int64).astype(str), 2).astype(object)
+    day = np.nan_to_num(d.dt.day.to_numpy(dtype=float)).astype(np.int64).astype(str).astype(object)  # "7 Jul", as the report
     month = _MONTHS[np.clip(np.nan_to_num(d.dt.month.to_numpy(dtype=float)).astype(np.int64) - 1, 0, 11)]
     year = np.nan_to_num(d.dt.year.to_numpy(dtype=float)).astype(np.int64).astype(str).astype(object)
     return np.where(ok, day + " " + month + " " + year, "")
@@ -218,7 +218,7 @@ def evidence_text(ev: pd.DataFrame, settings: Settings | PlaybookSettings | None
 
     E.g. "9 of 10 paid invoices on time in the last 730 days; usually pays in 34 days
     (p80 41, p90 49); pays on the 15th; $2,500.00 open in 2 invoices; INV-1001 ($1,250.00)
-    is 58 days old, 28 days past due; last payment 02 May 2026 (59 days ago)".
+    is 58 days old, 28 days past due; last payment 2 May 2026 (59 days ago)".
     """
     s = _playbook(settings)
     n_paid = ev[_E.n_paid].to_numpy()
