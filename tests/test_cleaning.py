@@ -779,6 +779,21 @@ def test_one_payment_two_files_apply_to_different_invoices_is_merged_and_flagged
     assert not any("so each payment counts once" in n for n in res.notes)
 
 
+def test_one_payment_applied_differently_keeps_the_newer_exports_application():
+    # a.csv (dates to 2025-02-13) applies PMT-1 (50) to INV-1; b.csv, exported later (it has
+    # INV-3 of 2025-03-31), applies it to INV-2. Both name one invoice: the newer export's
+    # application is the current one, whatever the files are called
+    for newer in ("b.csv", "0-newer.csv"):
+        t = _two_exports([pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-2"),
+                          inv("INV-3", "A", "2025-03-31", 10.0)], file_b=newer,
+                         pay_rows_a=[pay("PMT-1", "A", "2025-02-13", 50.0, applied_to="INV-1")])
+        res = run(t)
+        assert res.merged[["file", "row", "rule", "into"]].values.tolist() == [
+            ["a.csv", 4, "repeated_payment_conflict", f"{newer}:2"]]
+        assert alloc(res) == [("PMT-1", "INV-2", 50.0)]
+        assert pd.isna(by_id(res).loc["INV-1", I.paid_date])
+
+
 def test_one_payment_split_over_other_invoices_is_flagged_and_agreeing_files_are_not():
     # a.csv: 60 to INV-1 + 40 to INV-2; b.csv: the same 100 to INV-3 (an invoice a.csv does not
     # name) -> a conflict; a.csv names the most invoices, so its application is kept

@@ -925,8 +925,9 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
     pays the customer's next open invoice, which then looks paid. So payment/credit rows of
     one customer with the same number, kind and date, found in more than one file, whose
     totals per file agree (within ``amount_tolerance``), are one payment: the rows of the
-    file that says the most about it (the most rows applied to an invoice; then the first
-    file) are kept and the other files' rows are merged as ``"repeated_payment"`` into its
+    file that says the most about it (the most rows applied to an invoice; then the newer
+    export, whose latest date is later; then the first file) are kept and the other files'
+    rows are merged as ``"repeated_payment"`` into its
     first row; as ``"repeated_payment_conflict"`` when the files name different invoices for
     it (one export applied it differently: the notes show an example to check). Totals
     that disagree are left as they are (different payments, or one export cut short).
@@ -967,8 +968,13 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
     files = files[same]
     if files.empty:
         return w
-    # the file kept: the most rows applied to an invoice, then the first in the canonical order
-    kept = files.sort_values(["g", "refs", "first"], ascending=[True, False, True], kind="mergesort").drop_duplicates("g")
+    # the file kept: the most rows applied to an invoice, then the newer export (its latest
+    # date is later: an application changed since the older one is the current one), then
+    # the first in the canonical order
+    name_of = pd.Series(c[T.file].astype(object).to_numpy()).groupby(f).first()  # the file of each code
+    files = files.assign(newest=_latest_date_by_file(w).reindex(name_of.reindex(files["f"]).to_numpy()).to_numpy())
+    kept = files.sort_values(["g", "refs", "newest", "first"], ascending=[True, False, False, True],
+                             kind="mergesort", na_position="last").drop_duplicates("g")
     kept_file = pd.Series(kept["f"].to_numpy(), index=kept["g"].to_numpy())
     kept_rid = pd.Series(kept["first"].to_numpy(), index=kept["g"].to_numpy())
     in_group = np.isin(g, kept["g"].to_numpy())
@@ -983,6 +989,15 @@ def merge_repeated_payments(w: pd.DataFrame, settings: IngestSettings | None = N
         if rows.any():
             w = _mark(w, pd.Series(w.index.isin(c.index[rows]), index=w.index), _MERGED, rule=rule, into=into)
     return w
+
+
+def _latest_date_by_file(w: pd.DataFrame) -> pd.Series:
+    """The latest document or snapshot date of each file's rows (index: the file), which
+    tells the newer of two exports."""
+    dates = pd.to_datetime(w[T.document_date])
+    if T.snapshot_date in w.columns:  # (a column of missing values when no file has one)
+        dates = pd.concat([dates, pd.to_datetime(w[T.snapshot_date])], axis=1).max(axis=1)
+    return dates.groupby(w[T.file].astype(object).to_numpy()).max()
 
 
 def _applied_differently(per: pd.DataFrame, files: pd.DataFrame, tol: float) -> np.ndarray:
