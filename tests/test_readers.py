@@ -567,3 +567,69 @@ def test_sap_dotted_two_digit_years_are_not_read_day_first_blindly(tmp_path):
         read_export(path)
     r = read_export(path, settings=IngestSettings(date_order="yearfirst"))
     assert records(r.transactions, SAP_COLS) == records(read("sap_en.txt").transactions, SAP_COLS)
+
+
+# --- invoice and payment lists with their columns named in the company's language ---------------
+
+_LOCAL_INVOICE_LISTS = {
+    "de": ("Rechnungsnr;Kunde;Rechnungsdatum;Fällig am;Betrag;Währung;Offen\n"
+           "R-1;Bäckerei Schön;15.01.2026;14.02.2026;1.234,56;EUR;1.234,56\n"
+           "R-2;Bäckerei Schön;20.01.2026;19.02.2026;300,00;EUR;0,00\n"
+           "Summe;;;;1.534,56;;1.234,56\n"),
+    "fr": ("N° facture;Client;Date facture;Échéance;Montant TTC;Devise;Reste à payer\n"
+           "F-1;Boulangerie Dupont;15/01/2026;14/02/2026;1 234,56;EUR;1 234,56\n"
+           "F-2;Boulangerie Dupont;20/01/2026;19/02/2026;300,00;EUR;0,00\n"
+           ";Total général;;;1 534,56;;1 234,56\n"),
+    "nl": ("Factuurnummer;Klant;Factuurdatum;Vervaldatum;Bedrag;Valuta;Openstaand\n"
+           "V-1;Bakkerij de Vries;15-01-2026;14-02-2026;1.234,56;EUR;1.234,56\n"
+           "V-2;Bakkerij de Vries;20-01-2026;19-02-2026;300,00;EUR;0,00\n"
+           "Totaal;;;;1.534,56;;1.234,56\n"),
+    "es": ("Nº factura;Cliente;Fecha factura;Vencimiento;Importe;Moneda;Pendiente\n"
+           "E-1;Panadería López;15/01/2026;14/02/2026;1.234,56;EUR;1.234,56\n"
+           "E-2;Panadería López;20/01/2026;19/02/2026;300,00;EUR;0,00\n"
+           "Suma;;;;1.534,56;;1.234,56\n"),
+    "pt": ("Número da fatura;Cliente;Data da fatura;Data de vencimento;Valor;Moeda;Valor em aberto\n"
+           "P-1;Padaria Silva;15/01/2026;14/02/2026;1.234,56;EUR;1.234,56\n"
+           "P-2;Padaria Silva;20/01/2026;19/02/2026;300,00;EUR;0,00\n"
+           "Total;;;;1.534,56;;1.234,56\n"),
+    "it": ("Numero fattura;Cliente;Data fattura;Scadenza;Importo;Valuta;Residuo\n"
+           "I-1;Panificio Rossi;15/01/2026;14/02/2026;1.234,56;EUR;1.234,56\n"
+           "I-2;Panificio Rossi;20/01/2026;19/02/2026;300,00;EUR;0,00\n"
+           "Totale;;;;1.534,56;;1.234,56\n"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(_LOCAL_INVOICE_LISTS))
+def test_invoice_list_with_columns_in_the_companys_language_reads_without_a_mapping(tmp_path, lang):
+    # a spreadsheet kept in German, French, Dutch, Spanish, Italian or Portuguese: recognised as an invoice
+    # list, every column found, and its total row ("Summe", "Total général", ...) skipped as a total
+    p = tmp_path / f"rechnungen_{lang}.csv"
+    p.write_text(_LOCAL_INVOICE_LISTS[lang], encoding="utf-8")
+    assert detect_layout(read_grid(p)) == ("invoices", 0)
+    r = read_export(p)
+    tx = r.transactions
+    assert len(tx) == 2 and tx["customer_id"].notna().all()
+    assert tx["amount"].tolist() == [1234.56, 300.0] and tx["currency"].tolist() == ["EUR", "EUR"]
+    assert tx["document_date"].tolist() == [pd.Timestamp("2026-01-15"), pd.Timestamp("2026-01-20")]
+    assert tx["due_date"].tolist() == [pd.Timestamp("2026-02-14"), pd.Timestamp("2026-02-19")]
+    assert tx["open_amount"].tolist() == [1234.56, 0.0]
+    assert r.skipped["rule"].tolist() == ["header", "total"] and len(r.rejects) == 0
+
+
+def test_payments_list_in_german_names_the_invoice_it_pays(tmp_path):
+    p = tmp_path / "zahlungen.csv"
+    p.write_text("Zahlungsnr;Kunde;Zahlungsdatum;Betrag;Rechnungsnummer\n"
+                 "Z-1;Bäckerei Schön;20.01.2026;300,00;R-2\nZ-2;Bäckerei Schön;25.01.2026;100,00;\n", encoding="utf-8")
+    assert detect_layout(read_grid(p)) == ("payments", 0)
+    tx = read_export(p).transactions
+    assert tx["document_id"].tolist() == ["Z-1", "Z-2"] and tx["kind"].tolist() == ["payment", "payment"]
+    assert tx["applied_to"].tolist()[0] == "R-2" and pd.isna(tx["applied_to"].tolist()[1])
+    assert tx["document_date"].tolist() == [pd.Timestamp("2026-01-20"), pd.Timestamp("2026-01-25")]
+
+
+def test_a_data_row_whose_number_starts_like_a_total_is_not_a_total(tmp_path):
+    # only a row without a date is a total row: invoice "Total-7" (dated) is kept
+    p = tmp_path / "invoices.csv"
+    p.write_text("Invoice Number,Customer,Invoice Date,Amount\nTotal-7,ACME,2026-01-05,10.00\n,Total,,10.00\n")
+    r = read_export(p)
+    assert r.transactions["document_id"].tolist() == ["Total-7"] and r.skipped["rule"].tolist() == ["header", "total"]

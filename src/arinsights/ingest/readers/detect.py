@@ -119,32 +119,75 @@ QUICKBOOKS = Spec(
     (("type",), (T.document_date,), (T.amount,)),
     {"type": "Transaction type", T.document_date: "Date", T.amount: "Amount"},
 )
+# Invoice and payment lists kept in a spreadsheet by a company working in German, French,
+# Dutch, Spanish, Italian or Portuguese name their columns in that language (normalised as by
+# norm_header: "N° facture" -> "nfacture", "Nº factura" -> "nofactura"). The English names
+# come first in each field's aliases; SAP's own names (Beleg...) stay with the SAP layout.
+_INVOICE_IDS = (["invoicenumber", "invoiceno", "invoicenum", "invoiceid", "invoice", "invoiceref"]
+                + ["rechnungsnummer", "rechnungsnr", "rechnungnr", "renr", "rgnr", "rechnung"]
+                + ["numerodefacture", "numerofacture", "nfacture", "nofacture", "numfacture", "facture"]
+                + ["factuurnummer", "factuurnr", "factuur"]
+                + ["numerodefactura", "numerofactura", "nfactura", "nofactura", "numfactura", "factura"]
+                + ["numerofattura", "nfattura", "nofattura", "fattura"]
+                + ["numerodafatura", "numerofatura", "nfatura", "nofatura", "fatura"])
+_LOCAL_CUSTOMER_IDS = ["kundennummer", "kundennr", "debitorennummer", "debitorennr", "codeclient", "numeroclient",
+                       "numerodeclient", "klantnummer", "klantnr", "debiteurnummer", "debiteurnr", "codigocliente",
+                       "codigodecliente", "numerodecliente", "codicecliente", "codigodocliente"]
+_LOCAL_CUSTOMER_NAMES = ["kunde", "kundenname", "debitor", "client", "nomclient", "nomduclient", "klant", "klantnaam",
+                         "debiteur", "cliente", "nombrecliente", "nombredelcliente", "ragionesociale",
+                         "nomedocliente"]
+_INVOICE_DATES = (["invoicedate", "date", "issuedate"]
+                  + ["rechnungsdatum", "datum", "datefacture", "datedefacture", "factuurdatum", "fechafactura",
+                     "fechadefactura", "fecha", "datafattura", "datadafatura", "data"])
+_INVOICE_AMOUNTS = (["amount", "total", "invoicetotal", "invoiceamount", "grossamount"]
+                    + ["betrag", "bruttobetrag", "gesamtbetrag", "rechnungsbetrag", "montant", "montantttc",
+                       "montanttotal", "totalttc", "bedrag", "totaalbedrag", "factuurbedrag", "importe",
+                       "importetotal", "importo", "importototale", "totale", "valor", "valortotal"])
+_CURRENCIES = ["currency", "curr", "ccy", "wahrung", "devise", "monnaie", "valuta", "moneda", "divisa", "moeda"]
 INVOICES = Spec(
     "invoices",
-    {T.document_id: ["invoicenumber", "invoiceno", "invoicenum", "invoiceid", "invoice", "invoiceref"],
-     T.customer_id: _CUSTOMER_IDS, T.customer_name: _CUSTOMER_NAMES,
-     T.document_date: ["invoicedate", "date", "issuedate"], T.due_date: ["duedate"],
-     "terms": ["terms", "paymentterms"],
-     T.amount: ["amount", "total", "invoicetotal", "invoiceamount", "grossamount"],
-     T.currency: ["currency", "curr", "ccy"], T.disputed: ["disputed"],
-     T.settled_date: ["settleddate", "paiddate", "datepaid"], T.open_amount: ["openbalance", "amountdue"]},
-    _sig(["invoicenumber", "invoiceno", "invoicenum", "invoiceid", "invoice", "invoiceref"],
-         ["invoicedate", "date", "issuedate"], ["amount", "total", "invoicetotal", "invoiceamount", "grossamount"],
-         _CUSTOMER_IDS + _CUSTOMER_NAMES),
+    {T.document_id: _INVOICE_IDS,
+     T.customer_id: _CUSTOMER_IDS + _LOCAL_CUSTOMER_IDS, T.customer_name: _CUSTOMER_NAMES + _LOCAL_CUSTOMER_NAMES,
+     T.document_date: _INVOICE_DATES,
+     T.due_date: ["duedate", "falligkeitsdatum", "falligam", "fallig", "falligkeit", "dateecheance",
+                  "datedecheance", "echeance", "vervaldatum", "fechavencimiento", "fechadevencimiento",
+                  "vencimiento", "datascadenza", "scadenza", "datadevencimento", "vencimento"],
+     "terms": ["terms", "paymentterms", "zahlungsbedingungen", "zahlungsziel", "conditionsdepaiement",
+               "conditionsdereglement", "betalingsvoorwaarden", "betalingstermijn", "condicionesdepago",
+               "plazodepago", "condizionidipagamento", "terminidipagamento", "condicoesdepagamento"],
+     T.amount: _INVOICE_AMOUNTS,
+     T.currency: _CURRENCIES, T.disputed: ["disputed"],
+     T.settled_date: ["settleddate", "paiddate", "datepaid", "bezahltam", "ausgeglichenam", "betaaldop"],
+     T.open_amount: ["openbalance", "amountdue", "offen", "offenerbetrag", "restbetrag", "resteapayer",
+                     "montantrestant", "montantdu", "openstaand", "openstaandbedrag", "pendiente",
+                     "importependiente", "residuo", "importoresiduo", "valoremaberto"]},
+    _sig(_INVOICE_IDS, _INVOICE_DATES, _INVOICE_AMOUNTS,
+         _CUSTOMER_IDS + _CUSTOMER_NAMES + _LOCAL_CUSTOMER_IDS + _LOCAL_CUSTOMER_NAMES),
     ((T.document_id,), (T.customer_id, T.customer_name), (T.document_date,), (T.amount,)),
     {T.document_id: "Invoice Number", T.customer_id: "Customer", T.document_date: "Invoice Date",
      T.amount: "Amount"},
 )
-_PAYMENT_IDS = ["paymentid", "reference", "paymentreference", "paymentref", "paymentno", "paymentnumber",
-                "receiptno", "receiptnumber"]
+_PAYMENT_IDS = (["paymentid", "reference", "paymentreference", "paymentref", "paymentno", "paymentnumber",
+                 "receiptno", "receiptnumber"]
+                + ["zahlungsnummer", "zahlungsnr", "referenz", "numerodepaiement", "numeropaiement", "betalingsnummer",
+                   "referentie", "numerodepago", "numeropago", "referencia", "numeropagamento", "riferimento",
+                   "numerodopagamento"])
+_PAYMENT_DATES = (["paymentdate", "receiptdate"]
+                  + ["zahlungsdatum", "zahlungseingang", "eingangsdatum", "datedepaiement", "datepaiement",
+                     "datedereglement", "datereglement", "betaaldatum", "fechadepago", "fechapago", "fechadecobro",
+                     "fechacobro", "datapagamento", "datadipagamento", "datadepagamento", "datadopagamento"])
 PAYMENTS = Spec(
     "payments",
-    {T.document_id: _PAYMENT_IDS, T.customer_id: _CUSTOMER_IDS, T.customer_name: _CUSTOMER_NAMES,
-     T.document_date: ["paymentdate", "receiptdate", "date"], T.amount: ["amount", "paymentamount"],
-     T.applied_to: ["invoicenumber", "invoiceno", "appliedto", "invoice", "invoiceid"],
-     T.currency: ["currency", "curr", "ccy"]},
-    _sig(_PAYMENT_IDS + ["paymentdate", "receiptdate"], ["paymentdate", "receiptdate", "date"],
-         ["amount", "paymentamount"], _CUSTOMER_IDS + _CUSTOMER_NAMES),
+    {T.document_id: _PAYMENT_IDS, T.customer_id: _CUSTOMER_IDS + _LOCAL_CUSTOMER_IDS,
+     T.customer_name: _CUSTOMER_NAMES + _LOCAL_CUSTOMER_NAMES,
+     T.document_date: _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
+     T.amount: ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo",
+                "valor"],
+     T.applied_to: ["invoicenumber", "invoiceno", "appliedto", "invoice", "invoiceid"] + _INVOICE_IDS[6:],
+     T.currency: _CURRENCIES},
+    _sig(_PAYMENT_IDS + _PAYMENT_DATES, _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
+         ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo", "valor"],
+         _CUSTOMER_IDS + _CUSTOMER_NAMES + _LOCAL_CUSTOMER_IDS + _LOCAL_CUSTOMER_NAMES),
     ((T.customer_id, T.customer_name), (T.document_date,), (T.amount,)),
     {T.customer_id: "Customer", T.document_date: "Payment Date", T.amount: "Amount"},
 )

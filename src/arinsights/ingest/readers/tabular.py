@@ -34,17 +34,29 @@ def headers_of(cells, header_idx: int) -> list[str]:
     return [str(h).strip() for h in row_values(cells, header_idx)]
 
 
-def total_rows(cells, rules: pd.Series, key_positions: list[int]) -> pd.Series:
+#: how a total row begins (case-insensitive), in the languages of the exports read:
+#: Total/Totals/Subtotal, Summe/Zwischensumme/Gesamt(summe), Somme, Totaal, Totale, Suma
+TOTAL_WORDS = ("total", "totaal", "subtota", "summe", "zwischensumme", "gesamt", "somme", "suma")
+
+
+def total_rows(cells, rules: pd.Series, key_positions: list[int], id_position: int | None = None) -> pd.Series:
     """Mark unclassified rows whose key cells (document id, date) are empty and whose cells
-    say "Total ..." as "total"."""
+    say "Total ..." (or "Summe", "Somme", ...: :data:`TOTAL_WORDS`) as "total". The
+    document id cell (``id_position``, one of the keys) may hold the word itself: a
+    spreadsheet's "Summe" row often writes it in the first column."""
     rules = rules.copy()
     open_rows = rules.isna().to_numpy()
     if not key_positions or not open_rows.any():
         return rules
-    cand = np.flatnonzero(open_rows & blank_mask(cells, columns=key_positions))
+    others = [p for p in key_positions if p != id_position]
+    cand = np.flatnonzero(open_rows & blank_mask(cells, columns=others) if others else open_rows)
     if len(cand):
-        sub = rows_frame(cells, cand)
-        says_total = sub.apply(lambda c: c.str.casefold().str.startswith("total")).any(axis=1).to_numpy()
+        sub = rows_frame(cells, cand).fillna("").astype(str)
+        low = sub.apply(lambda c: c.str.strip().str.casefold())
+        says_total = low.apply(lambda c: c.str.startswith(TOTAL_WORDS)).any(axis=1).to_numpy(dtype=bool, copy=True)
+        if id_position is not None and id_position in key_positions:
+            doc = low.iloc[:, id_position]
+            says_total &= ((doc == "") | doc.str.startswith(TOTAL_WORDS)).to_numpy()
         rules.iloc[cand[says_total]] = RULE_TOTAL
     return rules
 
@@ -70,7 +82,8 @@ def unknown_type_reasons(cells, pos: int, column: str, known: str):
 def read_generic(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """The generic invoice list with settlement date (one row per invoice)."""
     fields = _fields(GENERIC, cells, header_idx, str(grid.file))
-    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]],
+                       fields[T.document_id])
     layout = Layout("generic", header_idx, fields, rules, constant_kind(len(cells), KIND_INVOICE),
                     credits_by_sign=True, date_order=settings.date_order)
     if isinstance(cells, ArrowCells):  # compared with the dates after finish: kept
@@ -112,7 +125,8 @@ def read_transactions(grid, cells, header_idx: int, settings, notes: list[str]) 
     fields = _fields(TRANSACTIONS, cells, header_idx, str(grid.file))
     # the skip rules and the kinds only read the cells: side by side on a large file
     rules, kind = together(
-        lambda: total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]]),
+        lambda: total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]],
+                           fields[T.document_id]),
         lambda: kinds_of_column(cells, fields["type"], TRANSACTION_TYPES),
         rows=len(cells) if isinstance(cells, ArrowCells) else 0)
     reason = unknown_type_reasons(cells, fields["type"], headers_of(cells, header_idx)[fields["type"]],
@@ -124,7 +138,8 @@ def read_transactions(grid, cells, header_idx: int, settings, notes: list[str]) 
 def read_invoices(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
     """The invoices file of the two-file form (terms may stand in for the due date)."""
     fields = _fields(INVOICES, cells, header_idx, str(grid.file))
-    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]])
+    rules = total_rows(cells, base_rules(cells, header_idx), [fields[T.document_id], fields[T.document_date]],
+                       fields[T.document_id])
     layout = Layout("invoices", header_idx, fields, rules, constant_kind(len(cells), KIND_INVOICE),
                     credits_by_sign=True, date_order=settings.date_order)
     if T.due_date not in fields and "terms" in fields:
@@ -173,7 +188,7 @@ def read_mapped(grid, cells, mapping: Mapping, settings, notes: list[str]) -> Re
     pos_of = {h: i for i, h in reversed(list(enumerate(headers)))}
     fields = {fld: pos_of[matched[col]] for fld, col in mapping.columns.items()}
     key = [fields[T.document_date]] + ([fields[T.document_id]] if T.document_id in fields else [])
-    rules = total_rows(cells, base_rules(cells, header_idx), key)
+    rules = total_rows(cells, base_rules(cells, header_idx), key, fields.get(T.document_id))
     date_order = mapping.date_order or settings.date_order
     if mapping.layout == "transactions":
         type_pos = pos_of[matched[mapping.type_column]]
