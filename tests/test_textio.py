@@ -258,3 +258,24 @@ def test_parquet_header_row_and_types(tmp_path):
     assert g.typed.iloc[1, 1] == pd.Timestamp("2025-03-02")
     assert g.typed[2].dtype == np.float64 and g.typed.iloc[1, 2] == 1250.5
     assert g.typed.iloc[3, 3] == 3 and str(g.typed[3].dtype) == "Int64"
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_record_running_over_lines_wider_than_any_line_keeps_every_field(tmp_path, monkeypatch, arrow):
+    # a quoted field with line breaks makes the second record wider (4 fields) than any one
+    # line of the file (3): the column count must come from the records, or the last fields
+    # of that record are dropped (pandas only warns)
+    import warnings
+
+    from arinsights.ingest import textio
+    p = tmp_path / "memo.csv"
+    p.write_text('Invoice,Memo,Amount\nINV-1,"two\nlines",10.00,extra\nINV-2,one,5.00\n')
+    if not arrow:
+        monkeypatch.setattr(textio, "_read_text_arrow", lambda *a, **k: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = textio.read_grid(p)
+    assert g.cells.to_numpy().tolist() == [["Invoice", "Memo", "Amount", ""],
+                                           ["INV-1", "two\nlines", "10.00", "extra"],
+                                           ["INV-2", "one", "5.00", ""]]
+    assert g.rows.tolist() == [1, 2, 4]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -355,18 +356,36 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
             return _arrow_grid(fast, file, enc, delim, lambda: text)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
+
+    def parse(width: int) -> tuple[pd.DataFrame, bool]:
+        # (cells, whether a record had more fields than ``width``: pandas then drops the rest
+        # of it, with a ParserWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            got = pd.read_csv(
+                # the C parser reads a file path much faster than a Python text buffer
+                p if enc in ("utf-8", "utf-8-sig", "cp1252") else io.StringIO(body),
+                encoding=enc if enc in ("utf-8", "utf-8-sig", "cp1252") else None, sep=delim, header=None,
+                names=range(width), dtype=object, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                quoting=quoting, engine="c", index_col=False,
+            )
+        return got, any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+
     try:
-        cells = pd.read_csv(
-            # the C parser reads a file path much faster than a Python text buffer
-            p if enc in ("utf-8", "utf-8-sig", "cp1252") else io.StringIO(body),
-            encoding=enc if enc in ("utf-8", "utf-8-sig", "cp1252") else None, sep=delim, header=None, names=range(upper), dtype=object,
-            keep_default_na=False, na_filter=False, skip_blank_lines=False, quoting=quoting,
-            engine="c", index_col=False,
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
+        try:
+            cells, cut = parse(upper)
+        except pd.errors.ParserError:
+            cells, cut = None, True
+        if cut:
+            # a quoted field running over several lines made a record wider than any one line
+            # (the bound counts per line): count the fields of every record, and read again
+            wide = csv.reader(io.StringIO(body, newline=""), delimiter=delim, quoting=quoting)
+            cells, cut = parse(max((len(r) for r in wide), default=1))
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise InputError(f"cannot be split into columns with delimiter {delim!r} ({exc})",
                          file=file, hint="Check the file opens correctly in a text editor; "
                                          "unbalanced quotes are a common cause.") from None
+    assert not cut, "a record has more fields than counted"  # (a bug: the count above is exact)
     nlines = body.count("\n") + (0 if body.endswith("\n") else 1)
     if len(cells) == nlines:
         rows = np.arange(1, nlines + 1, dtype=np.int64)
