@@ -122,6 +122,16 @@ def test_check_columns_matches_loosely_and_lists_the_file_columns():
     (["Debtor Code", "Reference", "Date", "Amount", "Terms", "Disputed"],
      {"customer_id": "Debtor Code", "document_id": "Reference", "document_date": "Date", "amount": "Amount",
       "terms": "Terms", "disputed": "Disputed"}),
+    # the skeleton for a layout not recognised, with columns in the company's language
+    (["Belegnr", "Rechnungsnr", "Kunde", "Rechnungsdatum", "Fällig", "Betrag", "Währung"],
+     {"document_id": "Rechnungsnr", "customer_id": "Kunde", "document_date": "Rechnungsdatum",
+      "due_date": "Fällig", "amount": "Betrag", "currency": "Währung"}),
+    (["Nº factura", "Cliente", "Fecha", "Vencimiento", "Importe", "Moneda"],
+     {"document_id": "Nº factura", "customer_id": "Cliente", "document_date": "Fecha", "due_date": "Vencimiento",
+      "amount": "Importe", "currency": "Moneda"}),
+    (["Numero fattura", "Cliente", "Data fattura", "Scadenza", "Importo", "Valuta"],
+     {"document_id": "Numero fattura", "customer_id": "Cliente", "document_date": "Data fattura",
+      "due_date": "Scadenza", "amount": "Importo", "currency": "Valuta"}),
 ])
 def test_guess_columns(headers, expected):
     assert guess_columns(headers) == expected

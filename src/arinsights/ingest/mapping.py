@@ -284,16 +284,17 @@ def mapping_from_dict(data: dict, *, path: str = "<mapping>") -> Mapping:
 # spaces), best first. Fields are filled in this order so "due date" is taken by due_date
 # before document_date looks for a "date".
 _GUESSES = [
-    ("due_date", [r"\bdue\b", r"f[aä]llig", r"[ée]ch[ée]ance", r"verval"]),
+    ("due_date", [r"\bdue\b", r"f[aä]llig", r"[ée]ch[ée]ance", r"verval", r"vencim", r"scadenz"]),
     ("settled_date", [r"settle", r"\bpaid\b.*date|date.*\bpaid\b|paid on", r"clear", r"ausgleich", r"compensation"]),
-    ("document_date", [r"inv.*date|doc.*date|date.*inv", r"\bdate\b|datum|\bdt\b", r"date"]),
-    ("document_id", [r"inv.*(no|num|#|id)\b|^inv", r"doc.*(no|num)|^doc(ument)?$|beleg|pi[eè]ce",
+    ("document_date", [r"inv.*date|doc.*date|date.*inv", r"\bdate\b|datum|\bdt\b|\bfecha\b|\bdata\b", r"date"]),
+    ("document_id", [r"inv.*(no|num|#|id)\b|^inv", r"rechnung|factu|fattur|fatura",
+                     r"doc.*(no|num)|^doc(ument)?$|beleg|pi[eè]ce",
                      r"\bnumber\b|\bno\b|\bnum\b|#", r"\bref", r"\bid\b"]),
     ("customer_id", [r"cust.*(id|no|num|code|account)", r"cust|client|debtor|debitor|kunde", r"account|konto|compte",
                      r"\bname\b|contact"]),
     ("terms", [r"terms|zahlungsbed"]),
-    ("amount", [r"amount|\bamt\b|betrag|montant|bedrag", r"gross|total|value|sum|balance"]),
-    ("currency", [r"curr|ccy|w[aä]hrung|devise|valuta"]),
+    ("amount", [r"amount|\bamt\b|betrag|montant|bedrag|importe|importo|\bvalor\b", r"gross|total|value|sum|balance"]),
+    ("currency", [r"curr|ccy|w[aä]hrung|devise|valuta|moneda|moeda"]),
     ("disputed", [r"disput"]),
     ("applied_to", [r"applied|apply"]),
 ]
