@@ -628,8 +628,11 @@ def test_payments_list_in_german_names_the_invoice_it_pays(tmp_path):
 
 
 def test_a_data_row_whose_number_starts_like_a_total_is_not_a_total(tmp_path):
-    # only a row without a date is a total row: invoice "Total-7" (dated) is kept
+    # only a row without a date is a total row: invoice "Total-7" (dated) is kept; "TOTAL-8"
+    # (no date) is a document number, not a total's label: rejected with its reason
     p = tmp_path / "invoices.csv"
-    p.write_text("Invoice Number,Customer,Invoice Date,Amount\nTotal-7,ACME,2026-01-05,10.00\n,Total,,10.00\n")
+    p.write_text("Invoice Number,Customer,Invoice Date,Amount\nTotal-7,ACME,2026-01-05,10.00\n"
+                 "TOTAL-8,ACME,,5.00\n,Total,,10.00\n")
     r = read_export(p)
     assert r.transactions["document_id"].tolist() == ["Total-7"] and r.skipped["rule"].tolist() == ["header", "total"]
+    assert r.rejects["row"].tolist() == [3] and "missing date" in r.rejects["reason"].iloc[0]

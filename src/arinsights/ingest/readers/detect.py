@@ -123,13 +123,13 @@ QUICKBOOKS = Spec(
 # Dutch, Spanish, Italian or Portuguese name their columns in that language (normalised as by
 # norm_header: "N° facture" -> "nfacture", "Nº factura" -> "nofactura"). The English names
 # come first in each field's aliases; SAP's own names (Beleg...) stay with the SAP layout.
-_INVOICE_IDS = (["invoicenumber", "invoiceno", "invoicenum", "invoiceid", "invoice", "invoiceref"]
-                + ["rechnungsnummer", "rechnungsnr", "rechnungnr", "renr", "rgnr", "rechnung"]
-                + ["numerodefacture", "numerofacture", "nfacture", "nofacture", "numfacture", "facture"]
-                + ["factuurnummer", "factuurnr", "factuur"]
-                + ["numerodefactura", "numerofactura", "nfactura", "nofactura", "numfactura", "factura"]
-                + ["numerofattura", "nfattura", "nofattura", "fattura"]
-                + ["numerodafatura", "numerofatura", "nfatura", "nofatura", "fatura"])
+_LOCAL_INVOICE_IDS = (["rechnungsnummer", "rechnungsnr", "rechnungnr", "renr", "rgnr", "rechnung"]
+                      + ["numerodefacture", "numerofacture", "nfacture", "nofacture", "numfacture", "facture"]
+                      + ["factuurnummer", "factuurnr", "factuur"]
+                      + ["numerodefactura", "numerofactura", "nfactura", "nofactura", "numfactura", "factura"]
+                      + ["numerofattura", "nfattura", "nofattura", "fattura"]
+                      + ["numerodafatura", "numerofatura", "nfatura", "nofatura", "fatura"])
+_INVOICE_IDS = ["invoicenumber", "invoiceno", "invoicenum", "invoiceid", "invoice", "invoiceref"] + _LOCAL_INVOICE_IDS
 _LOCAL_CUSTOMER_IDS = ["kundennummer", "kundennr", "debitorennummer", "debitorennr", "codeclient", "numeroclient",
                        "numerodeclient", "klantnummer", "klantnr", "debiteurnummer", "debiteurnr", "codigocliente",
                        "codigodecliente", "numerodecliente", "codicecliente", "codigodocliente"]
@@ -183,7 +183,7 @@ PAYMENTS = Spec(
      T.document_date: _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
      T.amount: ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo",
                 "valor"],
-     T.applied_to: ["invoicenumber", "invoiceno", "appliedto", "invoice", "invoiceid"] + _INVOICE_IDS[6:],
+     T.applied_to: ["invoicenumber", "invoiceno", "appliedto", "invoice", "invoiceid"] + _LOCAL_INVOICE_IDS,
      T.currency: _CURRENCIES},
     _sig(_PAYMENT_IDS + _PAYMENT_DATES, _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
          ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo", "valor"],

@@ -42,8 +42,8 @@ TOTAL_WORDS = ("total", "totaal", "subtota", "summe", "zwischensumme", "gesamt",
 def total_rows(cells, rules: pd.Series, key_positions: list[int], id_position: int | None = None) -> pd.Series:
     """Mark unclassified rows whose key cells (document id, date) are empty and whose cells
     say "Total ..." (or "Summe", "Somme", ...: :data:`TOTAL_WORDS`) as "total". The
-    document id cell (``id_position``, one of the keys) may hold the word itself: a
-    spreadsheet's "Summe" row often writes it in the first column."""
+    document id cell (``id_position``, one of the keys) may hold the word itself, without
+    digits: a spreadsheet's "Summe" row often writes it in the first column."""
     rules = rules.copy()
     open_rows = rules.isna().to_numpy()
     if not key_positions or not open_rows.any():
@@ -56,7 +56,8 @@ def total_rows(cells, rules: pd.Series, key_positions: list[int], id_position: i
         says_total = low.apply(lambda c: c.str.startswith(TOTAL_WORDS)).any(axis=1).to_numpy(dtype=bool, copy=True)
         if id_position is not None and id_position in key_positions:
             doc = low.iloc[:, id_position]
-            says_total &= ((doc == "") | doc.str.startswith(TOTAL_WORDS)).to_numpy()
+            # a total's label has no digits; a document number ("TOTAL-8") has
+            says_total &= ((doc == "") | (doc.str.startswith(TOTAL_WORDS) & ~doc.str.contains(r"\d"))).to_numpy()
         rules.iloc[cand[says_total]] = RULE_TOTAL
     return rules
 
