@@ -1380,18 +1380,15 @@ def settlement_payments(invoices: pd.DataFrame) -> pd.DataFrame:
 BEFORE_SNAPSHOT = S.BEFORE_SNAPSHOT
 
 
-def _paid_before_snapshot(invoices: pd.DataFrame, tol: float, *, full: bool | None) -> np.ndarray:
-    """Mask of the snapshot-only invoices that were (part-)paid before their snapshot date:
-    part-paid ones (``full=False``), the ones with nothing open on that date and no
-    settlement date (``full=True``), or both (``None``)."""
+def _paid_before_snapshot(invoices: pd.DataFrame, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the snapshot-only invoices paid before their snapshot date: (part-paid, still
+    open on that date; paid in full, nothing open and no settlement date)."""
     if _BEFORE_SNAP not in invoices.columns:
-        return np.zeros(len(invoices), dtype=bool)
+        none = np.zeros(len(invoices), dtype=bool)
+        return none, none
     before = (invoices[_BEFORE_SNAP] > tol).to_numpy(dtype=bool)
     still_open = (invoices[_CAP] > tol).to_numpy(dtype=bool)
-    if full is False:
-        return before & still_open
-    in_full = before & ~still_open & invoices[_SETTLED].isna().to_numpy(dtype=bool)
-    return in_full if full else (before & still_open) | in_full
+    return before & still_open, before & ~still_open & invoices[_SETTLED].isna().to_numpy(dtype=bool)
 
 
 def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
@@ -1417,7 +1414,8 @@ def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = 
     """
     settings = settings or IngestSettings()
     tol = settings.amount_tolerance
-    s = invoices[_paid_before_snapshot(invoices, tol, full=None)]
+    part, full = _paid_before_snapshot(invoices, tol)
+    s = invoices[part | full]
     return _payments_frame(**{
         Payments.payment_id: BEFORE_SNAPSHOT + s[Invoices.invoice_id].astype(str),
         Payments.customer_id: s[Invoices.customer_id],
@@ -2201,7 +2199,7 @@ def paid_dates(invoices: pd.DataFrame, payments: pd.DataFrame, settings: IngestS
     by = np.where(n_credit == 0, 0, np.where(n_credit == n_count, 1, 2))
     # paid in full before the snapshot that is the invoice's only record: paid (as far as the
     # ledger knows) on the snapshot date, the real date unknown (see snapshot_payments)
-    full = _paid_before_snapshot(out, tol, full=True)
+    full = _paid_before_snapshot(out, tol)[1]
     if full.any():
         paid[full] = out[_SNAPSHOT].to_numpy().astype(paid.dtype)[full]
         settled[full] = True
@@ -2431,7 +2429,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "snapshot_unapplied": stats["snapshot_unapplied"],
         "currency_mismatch_payments": int(foreign.sum()),
         "paid_before_snapshot_invoices": int(part.sum()),
-        "paid_in_full_before_snapshot_invoices": int(_paid_before_snapshot(inv, tol, full=True).sum()),
+        "paid_in_full_before_snapshot_invoices": int(_paid_before_snapshot(inv, tol)[1].sum()),
         "paid_before_snapshot_by_currency": inv.loc[part, _BEFORE_SNAP].groupby(
             inv.loc[part, Invoices.currency]).sum().to_dict(),
         "export_says_paid_no_payment_found": int(export_paid.sum()),
@@ -2520,14 +2518,12 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
         n.append(f"Unapplied cash: {_by_currency(unapplied[Payments.amount], unapplied[Payments.currency])} "
                  f"({q['unapplied_payments']} payment(s) with nothing open to pay, {q['overpayments']} "
                  "overpayment(s) larger than everything open).")
-    tol = settings.amount_tolerance
-    part = _paid_before_snapshot(inv, tol, full=False)
+    part, full = _paid_before_snapshot(inv, settings.amount_tolerance)
     if part.any():
         n.append(f"{int(part.sum())} invoice(s) known only from an aging snapshot were part-paid "
                  f"before the snapshot, date unknown ({_by_currency(inv.loc[part, _BEFORE_SNAP], inv.loc[part, Invoices.currency])}); "
                  "they stay open for the rest. The part paid before is shown as a payment 'before-snapshot:<invoice>' "
                  "on the snapshot date, so balances match the snapshot; it never sets an invoice's paid date.")
-    full = _paid_before_snapshot(inv, tol, full=True)
     if full.any():
         n.append(f"{int(full.sum())} invoice(s) known only from an aging snapshot had nothing open on the snapshot "
                  f"date ({_by_currency(inv.loc[full, Invoices.amount], inv.loc[full, Invoices.currency])}): they were "

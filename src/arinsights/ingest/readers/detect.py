@@ -143,6 +143,7 @@ _INVOICE_AMOUNTS = (["amount", "total", "invoicetotal", "invoiceamount", "grossa
                     + ["betrag", "bruttobetrag", "gesamtbetrag", "rechnungsbetrag", "montant", "montantttc",
                        "montanttotal", "totalttc", "bedrag", "totaalbedrag", "factuurbedrag", "importe",
                        "importetotal", "importo", "importototale", "totale", "valor", "valortotal"])
+_CUSTOMERS = _CUSTOMER_IDS + _CUSTOMER_NAMES + _LOCAL_CUSTOMER_IDS + _LOCAL_CUSTOMER_NAMES
 _CURRENCIES = ["currency", "curr", "ccy", "wahrung", "devise", "monnaie", "valuta", "moneda", "divisa", "moeda"]
 INVOICES = Spec(
     "invoices",
@@ -161,8 +162,7 @@ INVOICES = Spec(
      T.open_amount: ["openbalance", "amountdue", "offen", "offenerbetrag", "restbetrag", "resteapayer",
                      "montantrestant", "montantdu", "openstaand", "openstaandbedrag", "pendiente",
                      "importependiente", "residuo", "importoresiduo", "valoremaberto"]},
-    _sig(_INVOICE_IDS, _INVOICE_DATES, _INVOICE_AMOUNTS,
-         _CUSTOMER_IDS + _CUSTOMER_NAMES + _LOCAL_CUSTOMER_IDS + _LOCAL_CUSTOMER_NAMES),
+    _sig(_INVOICE_IDS, _INVOICE_DATES, _INVOICE_AMOUNTS, _CUSTOMERS),
     ((T.document_id,), (T.customer_id, T.customer_name), (T.document_date,), (T.amount,)),
     {T.document_id: "Invoice Number", T.customer_id: "Customer", T.document_date: "Invoice Date",
      T.amount: "Amount"},
@@ -176,18 +176,19 @@ _PAYMENT_DATES = (["paymentdate", "receiptdate"]
                   + ["zahlungsdatum", "zahlungseingang", "eingangsdatum", "datedepaiement", "datepaiement",
                      "datedereglement", "datereglement", "betaaldatum", "fechadepago", "fechapago", "fechadecobro",
                      "fechacobro", "datapagamento", "datadipagamento", "datadepagamento", "datadopagamento"])
+_PAYMENT_DAYS = _PAYMENT_DATES + ["date", "datum", "fecha", "data"]  # the column of the payment's date
+_PAYMENT_AMOUNTS = ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo",
+                    "valor"]
 PAYMENTS = Spec(
     "payments",
     {T.document_id: _PAYMENT_IDS, T.customer_id: _CUSTOMER_IDS + _LOCAL_CUSTOMER_IDS,
      T.customer_name: _CUSTOMER_NAMES + _LOCAL_CUSTOMER_NAMES,
-     T.document_date: _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
-     T.amount: ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo",
-                "valor"],
+     T.document_date: _PAYMENT_DAYS,
+     T.amount: _PAYMENT_AMOUNTS,
      T.applied_to: ["invoicenumber", "invoiceno", "appliedto", "invoice", "invoiceid"] + _LOCAL_INVOICE_IDS,
      T.currency: _CURRENCIES},
-    _sig(_PAYMENT_IDS + _PAYMENT_DATES, _PAYMENT_DATES + ["date", "datum", "fecha", "data"],
-         ["amount", "paymentamount", "zahlungsbetrag", "betrag", "montant", "bedrag", "importe", "importo", "valor"],
-         _CUSTOMER_IDS + _CUSTOMER_NAMES + _LOCAL_CUSTOMER_IDS + _LOCAL_CUSTOMER_NAMES),
+    _sig(_PAYMENT_IDS + _PAYMENT_DATES, _PAYMENT_DAYS, _PAYMENT_AMOUNTS,
+         _CUSTOMERS),
     ((T.customer_id, T.customer_name), (T.document_date,), (T.amount,)),
     {T.customer_id: "Customer", T.document_date: "Payment Date", T.amount: "Amount"},
 )
