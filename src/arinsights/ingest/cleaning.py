@@ -1789,11 +1789,8 @@ def allocate_payments(invoices: pd.DataFrame, cash: pd.DataFrame, settled: pd.Da
     avail = cash["available"].to_numpy(dtype=float)
     settled, settled_and_paid = _settled_rest(inv, settled, pos, matched, avail, tol)
     # capacity left after settlement-date payments
-    if len(settled):
-        settled_amt = settled[Payments.amount].astype(float).groupby(settled[Payments.invoice_id].astype(object)).sum()
-        already = settled_amt.reindex(inv[Invoices.invoice_id].astype(object).to_numpy()).fillna(0.0).to_numpy()
-    else:
-        already = np.zeros(len(inv))
+    already = np.bincount(settled[_INV].to_numpy(dtype="int64"), minlength=len(inv),
+                          weights=settled[Payments.amount].to_numpy(dtype=float))
     cap = np.clip(inv[_CAP].to_numpy(dtype=float) - already, 0.0, None)
 
     # --- explicit references
