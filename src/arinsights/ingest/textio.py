@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import sys
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -354,6 +355,11 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
         del raw
         if fast is not None:
             return _arrow_grid(fast, file, enc, delim, lambda: text)
+    if delim == "|" and "\x00" not in text:
+        pipes = _read_pipes_arrow(text)
+        if pipes is not None:
+            return Grid(file=file, cells=None, rows=np.arange(1, len(pipes[0]) + 1, dtype=np.int64), encoding=enc,
+                        delimiter=delim, sheet=None, typed=None, arrow=pipes)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
 
@@ -611,6 +617,45 @@ def _to_objects(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
             indices = pc.fill_null(indices, len(uniques) - 1)
         return uniques[indices.to_numpy(zero_copy_only=False)]
     return col.to_numpy(zero_copy_only=False).astype(object, copy=False)
+
+
+#: the characters Python's ``str.strip()`` removes
+_PY_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def _read_pipes_arrow(text: str) -> list[pa.Array] | None:
+    """SAP list exports (``|``, no quoting) split by Arrow: one string array per column,
+    without a Python string per cell.
+
+    The same cells as the C parser followed by :func:`_strip_pipes` and
+    :func:`_trim_right`: each line is a row; a line whose first non-blank character is a
+    pipe loses the empty field before it; every cell is stripped; shorter lines are padded
+    with ""; trailing columns empty in every row are dropped (but one is kept). None when
+    Arrow cannot hold the text (the caller then takes the general path).
+    """
+    body = text[:-1] if text.endswith("\n") else text
+    try:
+        lines = pc.split_pattern(pa.array([body], type=pa.large_string()), "\n").flatten()
+        lead = pc.starts_with(pc.utf8_ltrim(lines, characters=_PY_WHITESPACE), "|").to_numpy(zero_copy_only=False)
+        parts = pc.split_pattern(lines, "|")
+        del lines
+        offsets = parts.offsets.to_numpy().astype(np.int64)
+        pieces = parts.flatten()
+        start = offsets[:-1] - offsets[0] + lead
+        count = np.diff(offsets) - lead
+        del parts
+        width = max(int(count.max()), 1) if len(count) else 1
+        columns = []
+        for j in range(width):
+            valid = count > j
+            take = pa.array(start + j, mask=~valid)
+            col = pc.utf8_trim(pc.fill_null(pieces.take(take), ""), characters=_PY_WHITESPACE)
+            columns.append(col.cast(pa.string()))
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+    while len(columns) > 1 and _all_empty(columns[-1]):
+        columns.pop()
+    return columns
 
 
 def _strip_pipes(cells: pd.DataFrame, body: str) -> pd.DataFrame:

@@ -747,9 +747,12 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
 
     # currency: column, else symbol/code in the amount cell, else mapping/layout, else settings
     if f.get(T.currency) is not None and nd:
-        (currency,) = _per_distinct(get[T.currency], lambda u: (_obj(u).str.upper().to_numpy(dtype=object),))
-        not_code = (currency != "") & ~pd.Series(currency, dtype=object).str.fullmatch("[A-Z]{3}").to_numpy(
-            dtype=bool, na_value=False)
+        def codes(u):
+            upper = _obj(u).str.upper()
+            return (upper.to_numpy(dtype=object),
+                    (upper != "").to_numpy(dtype=bool) & ~upper.str.fullmatch("[A-Z]{3}").to_numpy(
+                        dtype=bool, na_value=False))
+        currency, not_code = _per_distinct(get[T.currency], codes)
         add(not_code, quoted(headers[f[T.currency]], get[T.currency],
                              "is not a three-letter currency code such as EUR, USD or GBP"))
         found = np.array(currency_names + [None], dtype=object).take(currency_cell[d])

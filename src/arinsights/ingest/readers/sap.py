@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
 from ...schema import Transactions as T
@@ -44,8 +46,8 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
     cand = np.flatnonzero(doc == "")
     sub = values[cand]
     filled = sub != ""
-    ruler_cell = pd.DataFrame(sub, dtype=object).apply(
-        lambda c: c.str.fullmatch(r"[-=_+|]{3,}")).to_numpy(dtype=bool, na_value=False)
+    ruler_cell = pc.match_substring_regex(pa.array(sub.ravel(), type=pa.string()), r"^[-=_+|]{3,}$") \
+        .to_numpy(zero_copy_only=False).reshape(sub.shape)
     ruler = filled.any(axis=1) & (ruler_cell | ~filled).all(axis=1)
     at = cand[ruler]
     r[at[r[at] != RULE_HEADER]] = RULE_RULER
