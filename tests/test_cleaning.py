@@ -137,6 +137,17 @@ def test_xero_lines_that_disagree_are_all_rejected_naming_rows_and_values():
     assert "document_id=INV-7" in res.rejects["raw"].iloc[0]
 
 
+def test_xero_lines_where_one_has_no_due_date_disagree():
+    # a missing value is a value of its own: a line without a due date is not folded into
+    # a line that has one
+    undated = inv("INV-7", "Acme", "2025-07-15", 100.0, due_date=None, line_of="INV-7", currency="GBP")
+    t = tx(xero_line("INV-7", 100.0), undated, file="xero.csv")
+    res = run(t)
+    assert res.invoices.empty
+    assert res.rejects["reason"].iloc[0] == ("the lines of invoice INV-7 disagree on due date: xero.csv:2 has "
+                                             "due 2025-08-14, xero.csv:3 has due no date")
+
+
 # ----------------------------------------------------------------------------- rule 4
 
 def test_conflicting_duplicate_invoice_rejects_both_rows_with_both_in_reason():

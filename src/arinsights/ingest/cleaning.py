@@ -690,7 +690,9 @@ def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
     differs = {}
     for col in _LINE_HEADER:
         vals = sub[col].round(6) if col == T.amount else sub[col]
-        differs[col] = vals.astype(str).groupby(g).transform("nunique") > 1
+        # the lines differ when their values' codes do (a missing value is a value of its own)
+        codes = pd.Series(pd.factorize(vals, use_na_sentinel=False)[0], index=sub.index).groupby(g)
+        differs[col] = codes.transform("min") != codes.transform("max")
     bad = pd.concat(differs, axis=1).any(axis=1)
     out = w
     if bad.any():
@@ -708,7 +710,8 @@ def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
             label = {T.document_date: "date ", T.due_date: "due "}.get(col, "")
             on = differs[col][bad]
             desc = desc + (" " + label + text.astype(object)).where(on, "")
-            field_names = field_names + pd.Series(", " + col.replace("document_", ""), index=b.index).where(on, "")
+            field_names = field_names + pd.Series(", " + col.replace("document_", "").replace("_", " "),
+                                                  index=b.index).where(on, "")
         desc = b[T.source].astype(object) + " has" + desc
         field_names = field_names.str.slice(2)
         reason = ("the lines of " + b[T.kind].map(_DOC_WORD) + " " + b[T.line_of] + " disagree on "
