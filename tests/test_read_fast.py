@@ -267,3 +267,64 @@ def test_empty_from_offsets_agrees_with_arrow():
                 ref = pc.equal(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
                 got = _base._empty(col)
                 assert got.dtype == ref.dtype and got.tolist() == ref.tolist()
+
+
+# --- SAP pipe lists: Arrow split + Arrow reader == object reader == C-parser path ----------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _sap_lanes(path, monkeypatch, recognised=True):
+    """read_export of a pipe list three ways: the pipe lane with the Arrow reader, the pipe
+    lane with the object reader, and the C-parser path (the behaviour before either)."""
+    grid = textio.read_grid(path)
+    assert grid.arrow is not None and _base.arrow_cells(grid) is not None
+
+    def no_objects(grid):
+        raise AssertionError("the Arrow lane made the object grid")
+
+    with monkeypatch.context() as m:
+        if recognised:  # (an unrecognised file goes on to the object lane, for its error)
+            m.setattr(readers, "grid_cells", no_objects)
+        fast = _outcome(path)
+    with monkeypatch.context() as m:
+        m.setattr(readers, "arrow_cells", lambda grid: None)
+        general = _outcome(path)
+    with monkeypatch.context() as m:
+        m.setattr(textio, "_read_pipes_arrow", lambda *a, **k: None)
+        c_parser = _outcome(path)
+    return fast, general, c_parser
+
+
+@pytest.mark.parametrize("name, outcome", [("layouts/sap_en.txt", "ok"), ("layouts/sap_de.txt", "ok"),
+                                           ("textio/sap_fbl5n.txt", "error")])  # too few SAP columns
+def test_sap_lists_read_the_same_in_every_lane(name, outcome, monkeypatch):
+    fast, general, c_parser = _sap_lanes(FIXTURES / name, monkeypatch, recognised=outcome == "ok")
+    assert fast[0] == outcome and (outcome == "error" or fast[1] == "sap_fbl5n")
+    assert fast == general == c_parser
+
+
+def test_sap_list_with_page_breaks_and_bad_rows_reads_the_same_in_every_lane(tmp_path, monkeypatch):
+    # many title/ruler lines (page breaks repeat the header): more than the interleave's
+    # slicing limit, so the take branch is used; plus an unknown document type, a bad date,
+    # a bad amount and an indented item
+    src = (FIXTURES / "layouts/sap_en.txt").read_text(encoding="utf-8").splitlines()
+    header, items = src[4], [ln for ln in src if ln.startswith("|   | 00001")]
+    lines = ["Customer Line Item Display", ""]
+    for page in range(700):
+        lines += [f"Page {page + 1}", "-" * 40, header, "|" + "-" * 40 + "|"]
+        lines += [it.replace("0090000001", f"09{page:08d}").replace("1400000001", f"14{page:08d}") for it in items]
+    lines += ["|   | 0000100003|     |      0090999999|XX            |    03.03.2025|   03.03.2025|   02.04.2025|"
+              "   |      1,00|EUR  |    |    |x   |    |",
+              "|   | 0000100003|     |      0090999998|RV            |    31.02.2025|   03.03.2025|   02.04.2025|"
+              "   |      abc|EUR  |    |    |x   |    |",
+              "  |   | 0000100003|     |      0090999997|RV            |    03.03.2025|   03.03.2025|   02.04.2025|"
+              "   |      7,00|EUR  |    |    |x   |    |"]
+    path = tmp_path / "fbl5n.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast, general, c_parser = _sap_lanes(path, monkeypatch)
+    assert fast[0] == "ok" and fast[1] == "sap_fbl5n"
+    assert fast == general == c_parser
+    rejects = pd.DataFrame(fast[4][2])
+    assert any("document type 'XX'" in r for r in rejects["reason"])
+    assert len(pd.DataFrame(fast[4][0])) == 700 * len(items) - 700 + 1  # the AB rows are rejected too

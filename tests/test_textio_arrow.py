@@ -241,7 +241,7 @@ def test_pipe_lane_equals_c_parser_path(case, tmp_path, monkeypatch):
 def test_pipe_lane_by_hand():
     # hand-written expectation: the field before a leading pipe goes, cells are stripped,
     # short lines are padded, and the empty field after the last pipe is dropped
-    cols = textio._read_pipes_arrow("Title\n|A |B|C|\n  | x|1|\n|---|\n\nbare|y|\n")
+    cols = textio._read_pipes_arrow(b"Title\n|A |B|C|\n  | x|1|\n|---|\n\nbare|y|\n")
     assert [c.to_pylist() for c in cols] == [["Title", "A", "x", "---", "", "bare"],
                                              ["", "B", "1", "", "", "y"],
                                              ["", "C", "", "", "", ""]]

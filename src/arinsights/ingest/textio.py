@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .._parallel import together
 from ..errors import InputError
 
 __all__ = ["Grid", "read_grid", "TEXT_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
@@ -344,22 +345,22 @@ def _read_text(p: Path, file: str, *, encoding: str | None, delimiter: str | Non
         raise InputError(f"delimiter must be one character, not {delimiter!r}", file=file)
     delim = delimiter or _sniff_delimiter(text)
     quoting = csv.QUOTE_NONE if delim == "|" else csv.QUOTE_MINIMAL
-    if delim != "|" and "\x00" not in text:
+    if "\x00" not in text:
         if enc == "utf-8" and not crlf:
             raw = data
         elif enc == "utf-8-sig" and not crlf:
             raw = data[len(codecs.BOM_UTF8):]
         else:
             raw = text.encode("utf-8", "surrogatepass")
-        fast = _read_text_arrow(raw, delim)
+        if delim == "|":
+            pipes = _read_pipes_arrow(raw)
+            if pipes is not None:
+                return _pipe_grid(pipes, file, enc)
+        else:
+            fast = _read_text_arrow(raw, delim)
+            if fast is not None:
+                return _arrow_grid(fast, file, enc, delim, lambda: text)
         del raw
-        if fast is not None:
-            return _arrow_grid(fast, file, enc, delim, lambda: text)
-    if delim == "|" and "\x00" not in text:
-        pipes = _read_pipes_arrow(text)
-        if pipes is not None:
-            return Grid(file=file, cells=None, rows=np.arange(1, len(pipes[0]) + 1, dtype=np.int64), encoding=enc,
-                        delimiter=delim, sheet=None, typed=None, arrow=pipes)
     upper, exact = _max_fields_upper_bound(text, delim)
     body = text
 
@@ -432,7 +433,8 @@ def _read_utf8_lazily(data: bytes, file: str, delimiter: str | None) -> Grid | N
         return None  # no content: the general path says so
     delim = delimiter or _sniff_delimiter("", lines)
     if delim == "|":
-        return None
+        pipes = _read_pipes_arrow(data)
+        return None if pipes is None else _pipe_grid(pipes, file, "utf-8")
     fast = _read_text_arrow(data, delim)
     if fast is None:
         return None
@@ -623,39 +625,164 @@ def _to_objects(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
 _PY_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 
 
-def _read_pipes_arrow(text: str) -> list[pa.Array] | None:
-    """SAP list exports (``|``, no quoting) split by Arrow: one string array per column,
+def _pipe_grid(columns: list[pa.Array], file: str, enc: str) -> Grid:
+    return Grid(file=file, cells=None, rows=np.arange(1, len(columns[0]) + 1, dtype=np.int64), encoding=enc,
+                delimiter="|", sheet=None, typed=None, arrow=columns)
+
+
+def _read_pipes_arrow(raw: bytes) -> list[pa.Array] | None:
+    """SAP list exports (``|``, no quoting) read by Arrow: one string array per column,
     without a Python string per cell.
 
-    The same cells as the C parser followed by :func:`_strip_pipes` and
-    :func:`_trim_right`: each line is a row; a line whose first non-blank character is a
-    pipe loses the empty field before it; every cell is stripped; shorter lines are padded
-    with ""; trailing columns empty in every row are dropped (but one is kept). None when
-    Arrow cannot hold the text (the caller then takes the general path).
+    ``raw`` is the file as UTF-8 bytes with ``\\n`` line ends, no byte order mark and no
+    NUL. Gives the same cells as the C parser followed by :func:`_strip_pipes` and
+    :func:`_trim_right`: each physical line is a row; a line whose first non-blank
+    character is a pipe loses the empty field before it; every cell is stripped as
+    ``str.strip`` does; shorter lines are padded with ""; trailing columns empty in every
+    row are dropped (but one is kept). None when Arrow cannot read the text (bytes that
+    are not UTF-8): the caller then takes the general path.
+
+    The lines with the most fields (the list's items, nearly all lines) are read by
+    ``pyarrow.csv`` on all cores; the few others (titles, dashed rulers, blank lines) are
+    split on their own (:func:`_split_pipe_lines`) and put back at their lines.
     """
-    body = text[:-1] if text.endswith("\n") else text
+    ends, width, full = _pipe_counts(raw)
+    nlines = len(ends)
     try:
-        lines = pc.split_pattern(pa.array([body], type=pa.large_string()), "\n").flatten()
-        lead = pc.starts_with(pc.utf8_ltrim(lines, characters=_PY_WHITESPACE), "|").to_numpy(zero_copy_only=False)
-        parts = pc.split_pattern(lines, "|")
-        del lines
-        offsets = parts.offsets.to_numpy().astype(np.int64)
-        pieces = parts.flatten()
-        start = offsets[:-1] - offsets[0] + lead
-        count = np.diff(offsets) - lead
-        del parts
-        width = max(int(count.max()), 1) if len(count) else 1
-        columns = []
-        for j in range(width):
-            valid = count > j
-            take = pa.array(start + j, mask=~valid)
-            col = pc.utf8_trim(pc.fill_null(pieces.take(take), ""), characters=_PY_WHITESPACE)
-            columns.append(col.cast(pa.string()))
-    except (pa.ArrowException, UnicodeEncodeError):
+        regular = _regular_pipe_lines(raw, width, int(full.sum())) if width > 1 else None
+        if regular is None:  # no pipe at all, or Arrow's rows are not the full lines
+            full[:] = False
+            regular = [pa.array([], pa.string())] * width
+        regular = _without_lead(regular)
+        ragged = np.flatnonzero(~full)
+        if len(ragged):
+            ragged_cols = _without_lead(_split_pipe_lines(_lines_at(raw, ends, ragged), width))
+            regular = [_interleave(a, b, ragged, nlines) for a, b in zip(regular, ragged_cols)]
+        columns = regular
+        del regular
+        half = (len(columns) + 1) // 2
+        a, b = together(lambda: [_py_strip(c) for c in columns[:half]],
+                        lambda: [_py_strip(c) for c in columns[half:]], rows=nlines)
+        columns = a + b
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     while len(columns) > 1 and _all_empty(columns[-1]):
         columns.pop()
     return columns
+
+
+def _without_lead(columns: list) -> list:
+    """The ``width`` columns of some lines, without the field before a leading pipe: a line
+    whose first field is blank takes its next fields, and "" last."""
+    n = len(columns[0])
+    if len(columns) < 2 or not n:
+        return columns
+    empty = pa.repeat(pa.scalar("", pa.string()), n)
+    lead = pc.equal(pc.binary_length(_py_strip(columns[0])), 0)
+    if pc.all(lead).as_py():
+        return columns[1:] + [empty]
+    if not pc.any(lead).as_py():
+        return columns
+    return [pc.if_else(lead, after, col) for col, after in zip(columns, columns[1:] + [empty])]
+
+
+def _py_strip(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``str.strip()`` of every cell (the same characters as Python's)."""
+    return pc.utf8_trim(col, characters=_PY_WHITESPACE)
+
+
+#: bytes per step of :func:`_pipe_counts`
+_PIPE_STEP = 1 << 23
+
+
+def _pipe_counts(raw: bytes) -> tuple[np.ndarray, int, np.ndarray]:
+    """``(where each physical line ends, most fields on a line, whether each line has that
+    many)``, counting the pipes of each line with numpy in steps (no file-sized temporary).
+    A line ends at its ``\\n`` (the last line, without one, at the end of the file)."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    pipes, ends = [], []
+    seen = 0  # line ends before the current step
+    for lo in range(0, len(data), _PIPE_STEP):
+        step = data[lo:lo + _PIPE_STEP]
+        at = np.flatnonzero(step == 10)
+        line = seen + np.searchsorted(at, np.flatnonzero(step == 124))
+        if len(line):
+            pipes.append((int(line[0]), np.bincount(line - line[0])))  # counts from line line[0]
+        ends.append(at + lo)
+        seen += len(at)
+    if not raw.endswith(b"\n"):
+        ends.append(np.array([len(raw)], dtype=np.int64))
+    ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    count = np.zeros(len(ends), dtype=np.int64)
+    for first, c in pipes:
+        count[first:first + len(c)] += c
+    width = int(count.max()) + 1 if len(count) else 1
+    return ends, width, count + 1 == width
+
+
+def _regular_pipe_lines(raw: bytes, width: int, expected: int) -> list[pa.ChunkedArray] | None:
+    """The cells (unstripped) of the lines with ``width`` fields, read by ``pyarrow.csv``;
+    None unless it finds exactly ``expected`` such lines."""
+    names = [f"f{i}" for i in range(width)]
+    table = pacsv.read_csv(
+        pa.BufferReader(raw),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, escape_char=False,
+                                         newlines_in_values=False, ignore_empty_lines=True,
+                                         invalid_row_handler=lambda row: "skip"),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                             null_values=[]))
+    if table.num_rows != expected:
+        return None
+    return list(table.columns)
+
+
+def _lines_at(raw: bytes, ends: np.ndarray, at: np.ndarray) -> pa.Array:
+    """The physical lines at 0-based positions ``at`` as an Arrow string array (``ends``:
+    where each line ends, :func:`_pipe_counts`)."""
+    starts = np.concatenate(([0], ends[:-1] + 1))[at]
+    stops = ends[at]
+    return pa.array([raw[a:b] for a, b in zip(starts.tolist(), stops.tolist())],
+                    type=pa.binary()).cast(pa.string())  # checks the UTF-8
+
+
+def _split_pipe_lines(lines: pa.Array, width: int) -> list[pa.Array]:
+    """The cells (unstripped) of ``lines`` split on the pipes, padded with "" to ``width``
+    columns."""
+    parts = pc.split_pattern(lines, "|")
+    offsets = parts.offsets.to_numpy().astype(np.int64)
+    pieces = parts.flatten()
+    start = offsets[:-1] - offsets[0]
+    count = np.diff(offsets)
+    return [pc.fill_null(pieces.take(pa.array(start + j, mask=~(count > j))), "").cast(pa.string())
+            for j in range(width)]
+
+
+def _interleave(regular, ragged: pa.Array, at: np.ndarray, n: int) -> pa.ChunkedArray:
+    """A column of ``n`` cells: ``ragged``'s at the positions ``at`` (sorted), ``regular``'s
+    in order at the others. Slices around runs of ``at`` when there are few, else a take."""
+    chunks = regular.chunks if isinstance(regular, pa.ChunkedArray) else [regular]
+    regular = pa.chunked_array(chunks, type=pa.string())
+    if len(at) > 1000:
+        pick = np.empty(n, dtype=np.int64)
+        keep = np.ones(n, dtype=bool)
+        keep[at] = False
+        pick[keep] = np.arange(n - len(at))
+        pick[at] = n - len(at) + np.arange(len(at))
+        both = pa.chunked_array(regular.chunks + [ragged], type=pa.string())
+        return both.take(pa.array(pick))
+    out, taken, line = [], 0, 0
+    for i, pos in enumerate(at):
+        k = int(pos - line)  # regular lines before this one
+        if k:
+            out.extend(regular.slice(taken, k).chunks)
+            taken += k
+        out.append(ragged.slice(i, 1))
+        line = int(pos) + 1
+    if taken < len(regular):
+        out.extend(regular.slice(taken).chunks)
+    return pa.chunked_array(out, type=pa.string())
 
 
 def _strip_pipes(cells: pd.DataFrame, body: str) -> pd.DataFrame:

@@ -20,15 +20,16 @@ import pyarrow.compute as pc
 from ...schema import KIND_CREDIT, KIND_INVOICE, KIND_PAYMENT
 from ...schema import Transactions as T
 from ._base import (RULE_FOOTER, RULE_HEADER, RULE_RULER, RULE_SUBTOTAL, RULE_TOTAL, Layout, ReadResult, base_rules,
-                    cell_reasons, finish, kinds_from_values)
+                    blank_mask, cell_reasons, column_array, finish, kinds_of_column, rows_frame)
 from .detect import SAP, missing_required
 from .tabular import headers_of
 
 SAP_TYPES = {"rv": KIND_INVOICE, "dr": KIND_INVOICE, "dz": KIND_PAYMENT, "dg": KIND_CREDIT}
 
 
-def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
-    """Read an SAP FBL5N line-item export (see the module notes)."""
+def read_sap(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """Read an SAP FBL5N line-item export (see the module notes); ``cells``: the cells frame
+    or their Arrow form (:class:`~arinsights.ingest.readers._base.ArrowCells`)."""
     file = str(grid.file)
     n = len(cells)
     headers = headers_of(cells, header_idx)
@@ -40,11 +41,10 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
 
     rules = base_rules(cells, header_idx)
     r = rules.to_numpy(dtype=object, copy=True)
-    values = cells.to_numpy(dtype=object)
-    doc = values[:, fields[T.document_id]]
+    no_doc = blank_mask(cells, [fields[T.document_id]])
     # rulers, subtotals and totals have no document number: only those rows are examined
-    cand = np.flatnonzero(doc == "")
-    sub = values[cand]
+    cand = np.flatnonzero(no_doc)
+    sub = rows_frame(cells, cand).to_numpy(dtype=object)
     filled = sub != ""
     ruler_cell = pc.match_substring_regex(pa.array(sub.ravel(), type=pa.string()), r"^[-=_+|]{3,}$") \
         .to_numpy(zero_copy_only=False).reshape(sub.shape)
@@ -54,14 +54,14 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
 
     after = np.arange(n) > header_idx
     open_ = pd.isna(r) & after
-    is_data = open_ & (doc != "")
+    is_data = open_ & ~no_doc
     last_data = int(np.flatnonzero(is_data).max()) if is_data.any() else header_idx
     late = np.arange(n) > last_data
     marker1 = np.zeros(n, dtype=bool)
     marker2 = np.zeros(n, dtype=bool)
     marker1[cand] = (sub == "*").any(axis=1)
     marker2[cand] = (sub == "**").any(axis=1)
-    amount_filled = values[:, fields[T.amount]] != ""
+    amount_filled = ~blank_mask(cells, [fields[T.amount]])
     structural = open_ & ~is_data
     # "*" marks a subtotal and "**" a total in ALV lists; unmarked rows without a document
     # number are subtotals among the items and totals (one per currency) after them
@@ -69,10 +69,9 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
     r[structural & pd.isna(r) & (marker2 | (late & amount_filled))] = RULE_TOTAL
     r[structural & pd.isna(r) & ~late] = RULE_SUBTOTAL
     r[structural & pd.isna(r) & late] = RULE_FOOTER
-    rules = pd.Series(r, index=cells.index, dtype=object)
+    rules = pd.Series(r, index=rules.index, dtype=object)
 
-    types = cells.iloc[:, fields["type"]]
-    kind = kinds_from_values(types, SAP_TYPES)
+    kind = kinds_of_column(cells, fields["type"], SAP_TYPES)
     tname = headers[fields["type"]]
     reason = cell_reasons(cells, fields["type"], "document type '{}' in '" + tname + "' is not read: only RV/DR "
                           "(invoices), DZ (payments) and DG (credit memos) are; to read it, write a mapping file with "
@@ -82,8 +81,9 @@ def read_sap(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[s
     date_order = settings.date_order
     extra = []
     if date_order is None:
-        date_cells = pd.Series(values[is_data, fields[T.document_date]], dtype=object)
-        date_cells = pd.Series(pd.unique(date_cells[date_cells != ""]), dtype=object)
+        dates = pc.unique(column_array(cells, fields[T.document_date]).filter(pa.array(is_data)))
+        date_cells = pd.Series(dates.to_numpy(zero_copy_only=False), dtype=object)
+        date_cells = date_cells[date_cells != ""].reset_index(drop=True)
         # DD.MM.YYYY (SAP's usual format) is read day-first; with a two-digit year the
         # parser decides from the data, as two-digit years may also be written first
         # (YY.MM.DD), which it detects rather than reading them day-first
