@@ -634,12 +634,16 @@ _TRICKY_AMOUNTS = [
     "1 234.50", "1'234.50", "+5", "5-", "5 CR", "5 DR", "$", "-", "()", ".5", ",5", "5.",
     "1,,234.00", "1,2345.00", "0001,234.00", "$0.00", "-$1,234.56", "(1,234.56)", "x12",
     "\u2212" + "5.00", "12.34\u00a0", "99999999999999999999.99",
+    # decimal-comma forms (SAP, European spreadsheets)
+    "1.234,56", "1.234,56-", "-1.234,56", "-1.234,56-", "720,15", "720,15-", "-720,15", "0,00", "0,00-",
+    "12,3", "12,3456", "007,50", "1.234.567,89", "1.234.567,8-", "1.23,45", "1.2345,00", "1.234,56 -",
+    "(1.234,56)", "$1.234,56", "1,234,56", "1.234,-", ",50-", "1.234", "1.234.567", "5,-", "-5-",
 ]
 
 
 @pytest.mark.parametrize("decimal, context", [
     (decimal, context) for decimal in (None, ".", ",")
-    for context in ([], ["$1,234.56", "-7"], ["0,50"])] + [(None, "many")])
+    for context in ([], ["$1,234.56", "-7"], ["0,50"], ["1.234,56-", "3,00"])] + [(None, "many")])
 def test_amount_fast_path_agrees_with_full_chain(monkeypatch, decimal, context):
     """The one-pass fast path for plain/dollar amounts gives what the full chain gives,
     for each tricky value next to values that decide (or contradict) the separator."""

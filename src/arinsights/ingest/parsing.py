@@ -821,6 +821,11 @@ _DECIMAL_HINT = ('Say which it is: set decimal = "," (or decimal = ".") for this
 #: point when it has one (it is never "ambiguous" like "1.234" or "1,234"), else is an integer.
 _FAST_N = r"(?:\d{1,3}(?:,\d{3})+\.\d+|\d+\.\d{1,2}|\d+)"
 _RE_FAST = r"^(?:-?\$?" + _FAST_N + r"|\(\$?" + _FAST_N + r"\))$"
+#: the decimal-comma forms (SAP, European spreadsheets): digits with a decimal comma and
+#: point groups of three, or 1-2 decimals, and a "-" before or after ("1.234,56-",
+#: "-720,15"). Every such value is usable and proves a decimal comma.
+_FAST_C = r"(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,\d{1,2})"
+_RE_FAST_COMMA = r"^(?:-" + _FAST_C + r"|" + _FAST_C + r"-?)$"
 _FAST_AMOUNTS = True  # tests switch the fast path off to compare it with the full chain
 
 
@@ -912,29 +917,38 @@ def _amount_chain(src: pa.Array, native: np.ndarray) -> dict[str, object]:
 
 
 def _fast_chunk(chunk: pa.Array, native: np.ndarray) -> tuple:
-    """:func:`_fast_amounts` of one chunk: ``(fast, negs, dollar, point, magnitude)``, the last
-    four None when no value of the chunk has a fast form."""
+    """:func:`_fast_amounts` of one chunk: ``(fast, negs, dollar, point, comma, magnitude)``,
+    all but the first None when no value of the chunk has a fast form."""
     fast = _match_arrow(chunk, _RE_FAST) & ~native
+    euro = np.zeros(len(fast), dtype=bool) if fast.all() else _match_arrow(chunk, _RE_FAST_COMMA) & ~native & ~fast
+    fast |= euro
     if not fast.any():
-        return fast, None, None, None, None
+        return fast, None, None, None, None, None
     # the fast values alone: the others masked as missing (no copy of the texts)
     src = chunk if fast.all() else _only(chunk, fast)
-    negs = _bool(pc.starts_with(src, "-")) | _bool(pc.starts_with(src, "("))
+    negs = _bool(pc.starts_with(src, "-")) | _bool(pc.starts_with(src, "(")) | _bool(pc.ends_with(src, "-"))
     dollar = _bool(pc.match_substring(src, "$"))
-    point = _bool(pc.match_substring(src, "."))
-    # the sign, "$" and brackets stripped around the digits, the comma groups removed: a
-    # fast value has a comma only with a decimal point, and a column whose decimal separator
-    # is the comma rejects every value with a point, so this reading is the column's whenever
-    # the column is read at all
-    magnitude = _num(pc.replace_substring(pc.utf8_trim(src, characters="-$()"), ",", ""))
-    return fast, negs, dollar, point, magnitude
+    point = _bool(pc.match_substring(src, ".")) & ~euro  # (in the comma forms a point groups)
+    # the sign, "$" and brackets stripped around the digits, the groups removed: a fast
+    # value has a comma only with a decimal point (or, in the comma forms, a point only
+    # with a decimal comma), and a column whose decimal separator is the comma rejects
+    # every value with a decimal point (and the other way round), so this reading is the
+    # column's whenever the column is read at all
+    digits = pc.utf8_trim(src, characters="-$()")
+    plain = pc.replace_substring(digits, ",", "")
+    if euro.any():
+        plain = pc.if_else(pa.array(euro), pc.replace_substring(pc.replace_substring(digits, ".", ""), ",", "."),
+                           plain)
+    magnitude = _num(plain)
+    return fast, negs, dollar, point, euro, magnitude
 
 
 def _fast_amounts(src: pa.Array | pa.ChunkedArray, native: np.ndarray) -> tuple:
     """The fast path of :func:`_parse_amounts` over all values: ``(fast, negs, code_id,
-    point, magnitude)`` -- which values have a fast form (:data:`_RE_FAST`), their negative
-    marks (0/1), currency code (0: "$", -1: none), whether they have a decimal point, and
-    their magnitude (NaN where not fast). Worked out chunk by chunk (the working arrays
+    point, comma, magnitude)`` -- which values have a fast form (:data:`_RE_FAST`,
+    :data:`_RE_FAST_COMMA`), their negative marks (0/1), currency code (0: "$", -1: none),
+    whether they have a decimal point or a decimal comma, and their magnitude (NaN where
+    not fast). Worked out chunk by chunk (the working arrays
     stay small); on a large column two threads take the chunks in turn, each the next one
     not yet taken (:func:`together`), so that a thread that started late (busy with other
     work) takes fewer. Every chunk's result is the same whichever thread reads it."""
@@ -973,8 +987,9 @@ def _fast_amounts(src: pa.Array | pa.ChunkedArray, native: np.ndarray) -> tuple:
     negs = joined(1, False, bool).astype(np.int64)
     code_id = np.where(joined(2, False, bool), np.int32(0), np.int32(-1))
     point = joined(3, False, bool)
-    magnitude = joined(4, np.nan, np.float64)
-    return fast, negs, code_id, point, magnitude
+    comma = joined(4, False, bool)
+    magnitude = joined(5, np.nan, np.float64)
+    return fast, negs, code_id, point, comma, magnitude
 
 
 def _only(src: pa.Array, keep: np.ndarray) -> pa.Array:
@@ -1078,15 +1093,16 @@ def _parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str
     text = None
 
     # fast path: most cells of a regular export are a plain or dollar amount with a decimal
-    # point ("1234.56", "-$1,234.56", "($40.00)", "1250"). One RE2 pass recognises them;
-    # their classes follow from the pattern (see _RE_FAST) and only the rest goes through
+    # point ("1234.56", "-$1,234.56", "($40.00)", "1250"), or an amount with a decimal comma
+    # ("1.234,56-", SAP's form). Two RE2 passes recognise them; their classes follow from
+    # the patterns (see _RE_FAST, _RE_FAST_COMMA) and only the rest goes through
     # the full chain (_amount_chain), whose results are the same for these values. Their
     # magnitudes are read here too (see _fast_amounts), chunk by chunk, on two cores for
     # large columns.
     if _FAST_AMOUNTS and n:
-        fast, negs, code_id, point, fast_read = _fast_amounts(src, native)
+        fast, negs, code_id, point, comma, fast_read = _fast_amounts(src, native)
     else:
-        fast, point, fast_read = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), None
+        fast, point, comma, fast_read = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), None
         negs, code_id = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int32)
     if fast.all():
         rest = np.zeros(0, dtype=np.intp)
@@ -1098,7 +1114,6 @@ def _parse_amounts(values: pd.Series, *, decimal: str | None = None, column: str
     currencies = [_SYMBOLS["$"]]
     is_sci = np.zeros(n, dtype=bool)
     ambig = np.zeros(n, dtype=bool)
-    comma = np.zeros(n, dtype=bool)
     core_rest = None
     if len(rest):
         sub = src if not fast.any() else src.take(pa.array(rest))
