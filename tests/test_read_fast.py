@@ -269,14 +269,14 @@ def test_empty_from_offsets_agrees_with_arrow():
                 assert got.dtype == ref.dtype and got.tolist() == ref.tolist()
 
 
-# --- SAP pipe lists: Arrow split + Arrow reader == object reader == C-parser path ----------
+# --- SAP pipe lists and Xero invoices: Arrow reader == object reader == C-parser path -----
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _sap_lanes(path, monkeypatch, recognised=True):
-    """read_export of a pipe list three ways: the pipe lane with the Arrow reader, the pipe
-    lane with the object reader, and the C-parser path (the behaviour before either)."""
+def _layout_lanes(path, monkeypatch, recognised=True):
+    """read_export three ways: the Arrow lane with the Arrow reader, the Arrow lane with the
+    object reader, and the C-parser path (the behaviour before either)."""
     grid = textio.read_grid(path)
     assert grid.arrow is not None and _base.arrow_cells(grid) is not None
 
@@ -292,6 +292,7 @@ def _sap_lanes(path, monkeypatch, recognised=True):
         general = _outcome(path)
     with monkeypatch.context() as m:
         m.setattr(textio, "_read_pipes_arrow", lambda *a, **k: None)
+        m.setattr(textio, "_read_text_arrow", lambda *a, **k: None)
         c_parser = _outcome(path)
     return fast, general, c_parser
 
@@ -299,7 +300,7 @@ def _sap_lanes(path, monkeypatch, recognised=True):
 @pytest.mark.parametrize("name, outcome", [("layouts/sap_en.txt", "ok"), ("layouts/sap_de.txt", "ok"),
                                            ("textio/sap_fbl5n.txt", "error")])  # too few SAP columns
 def test_sap_lists_read_the_same_in_every_lane(name, outcome, monkeypatch):
-    fast, general, c_parser = _sap_lanes(FIXTURES / name, monkeypatch, recognised=outcome == "ok")
+    fast, general, c_parser = _layout_lanes(FIXTURES / name, monkeypatch, recognised=outcome == "ok")
     assert fast[0] == outcome and (outcome == "error" or fast[1] == "sap_fbl5n")
     assert fast == general == c_parser
 
@@ -322,9 +323,19 @@ def test_sap_list_with_page_breaks_and_bad_rows_reads_the_same_in_every_lane(tmp
               "   |      7,00|EUR  |    |    |x   |    |"]
     path = tmp_path / "fbl5n.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fast, general, c_parser = _sap_lanes(path, monkeypatch)
+    fast, general, c_parser = _layout_lanes(path, monkeypatch)
     assert fast[0] == "ok" and fast[1] == "sap_fbl5n"
     assert fast == general == c_parser
     rejects = pd.DataFrame(fast[4][2])
     assert any("document type 'XX'" in r for r in rejects["reason"])
     assert len(pd.DataFrame(fast[4][0])) == 700 * len(items) - 700 + 1  # the AB rows are rejected too
+
+
+def test_xero_invoices_read_the_same_in_every_lane(tmp_path, monkeypatch):
+    fast, general, c_parser = _layout_lanes(FIXTURES / "layouts/xero_invoices.csv", monkeypatch)
+    assert fast[0] == "ok" and fast[1] == "xero_invoices"
+    assert fast == general == c_parser
+    skipped = pd.DataFrame(fast[4][1])
+    assert {"status_voided", "status_draft"} <= set(skipped["rule"])
+    rejects = pd.DataFrame(fast[4][2])
+    assert any("supplier bill" in r for r in rejects["reason"])

@@ -682,18 +682,31 @@ def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
     >>> w["_rule"].tolist()
     [None, 'invoice_line', 'invoice_line']
     """
-    live = _live(w) & w[T.line_of].notna()
+    live = (_live(w) & w[T.line_of].notna()).to_numpy()
     if not live.any():
         return w
     sub = w[live]
-    g = sub.groupby([T.customer_id, T.line_of], sort=False).ngroup()
+    # the documents: (customer, line_of) as one integer, numbered in order of appearance
+    cust = _code(w, _CUST)[live]
+    line = pd.factorize(_joint_codes(sub[T.line_of])[0])[0]  # 0, 1, ... (never missing here)
+    gid = pd.factorize((cust + 1) * (int(line.max()) + 1) + line)[0]
+    n_groups = int(gid.max()) + 1
+    first = np.empty(n_groups, dtype="int64")
+    first[gid[::-1]] = np.arange(len(gid) - 1, -1, -1)  # each document's first line (in sub)
+    g = pd.Series(gid, index=sub.index)
+
+    def disagree(codes: np.ndarray) -> pd.Series:
+        """Per line: whether the lines of its document hold different codes."""
+        bad_doc = np.zeros(n_groups, dtype=bool)
+        bad_doc[gid[codes != codes[first[gid]]]] = True
+        return pd.Series(bad_doc[gid], index=sub.index)
+
     differs = {}
     for col in _LINE_HEADER:
         vals = sub[col].round(6) if col == T.amount else sub[col]
         # the lines differ when their values' codes do (a missing value is a value of its own)
-        codes = pd.Series(pd.factorize(vals, use_na_sentinel=False)[0], index=sub.index).groupby(g)
-        differs[col] = codes.transform("min") != codes.transform("max")
-    bad = pd.concat(differs, axis=1).any(axis=1)
+        differs[col] = disagree(pd.factorize(vals, use_na_sentinel=False)[0])
+    bad = pd.Series(np.logical_or.reduce([d.to_numpy() for d in differs.values()]), index=sub.index)
     out = w
     if bad.any():
         b = sub[bad]
@@ -718,10 +731,11 @@ def fold_invoice_lines(w: pd.DataFrame) -> pd.DataFrame:
                   + field_names + ": " + _join_by_group(gb, desc))
         out = _mark(out, pd.Series(w.index.isin(b.index), index=w.index), _REJECTED,
                     reason=reason.reindex(w.index))
-    good = ~bad
-    first_rid = sub[_RID].groupby(g).transform("min")
-    first_src = sub[T.source].groupby(g).transform("first")
-    fold = good & (sub[_RID] != first_rid)
+    rid = sub[_RID].to_numpy(dtype="int64")
+    first_rid = np.full(n_groups, np.iinfo("int64").max)
+    np.minimum.at(first_rid, gid, rid)
+    first_src = pd.Series(_take(sub[T.source], first[gid]).to_numpy(dtype=object), index=sub.index)
+    fold = ~bad.to_numpy() & (rid != first_rid[gid])
     mask = pd.Series(w.index.isin(sub.index[fold]), index=w.index)
     return _mark(out, mask, _MERGED, rule="invoice_line", into=first_src.reindex(w.index))
 

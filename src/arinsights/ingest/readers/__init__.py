@@ -52,7 +52,7 @@ _READERS = {
     "sap_fbl5n": read_sap,
 }
 #: layouts whose readers also take the cells as Arrow arrays (regular text files)
-_ARROW_READY = ("generic", "transactions", "invoices", "payments", "sap_fbl5n")
+_ARROW_READY = ("generic", "transactions", "invoices", "payments", "sap_fbl5n", "xero_invoices")
 #: every layout name a ReadResult may carry
 LAYOUTS = tuple(_READERS) + ("mapping",)
 

@@ -25,7 +25,8 @@ from ...schema import KIND_CREDIT, KIND_INVOICE
 from ...schema import Transactions as T
 from ..parsing import parse_dates
 from ._base import (RULE_CUSTOMER, RULE_DRAFT, RULE_FOOTER, RULE_SUBTOTAL, RULE_TOTAL, RULE_VOIDED, Layout,
-                    ReadResult, base_rules, finish, kinds_from_values, nonblank_count, squash_spaces)
+                    ReadResult, _obj, _per_distinct, base_rules, cell_values, column_array, finish, kinds_of_column,
+                    nonblank_count, squash_spaces)
 from .detect import XERO, XERO_AGED, missing_required
 from .tabular import constant_kind, headers_of, total_rows
 
@@ -34,8 +35,9 @@ _VOIDED = ["VOIDED", "DELETED"]
 _DRAFT = ["DRAFT", "SUBMITTED"]
 
 
-def read_xero(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[str]) -> ReadResult:
-    """Read a Xero invoices export (see the module notes)."""
+def read_xero(grid, cells, header_idx: int, settings, notes: list[str]) -> ReadResult:
+    """Read a Xero invoices export (see the module notes); ``cells``: the cells frame or
+    their Arrow form (:class:`~arinsights.ingest.readers._base.ArrowCells`)."""
     file = str(grid.file)
     headers = headers_of(cells, header_idx)
     fields = XERO.assign(headers)
@@ -45,18 +47,17 @@ def read_xero(grid, cells: pd.DataFrame, header_idx: int, settings, notes: list[
     status = None
     if "status" in fields:
         # stripped and upper-cased once per distinct status (a few), not per row
-        codes, uniq = pd.factorize(cells.iloc[:, fields["status"]].to_numpy(dtype=object), use_na_sentinel=False)
-        status = pd.Series(uniq, dtype=object).str.strip().str.upper().to_numpy(dtype=object)[codes]
+        (status,) = _per_distinct(column_array(cells, fields["status"]),
+                                  lambda u: (_obj(u).str.strip().str.upper().to_numpy(dtype=object),))
         open_ = rules.isna().to_numpy()
         rules[open_ & np.isin(status, _VOIDED)] = RULE_VOIDED
         rules[open_ & np.isin(status, _DRAFT)] = RULE_DRAFT
 
-    types = cells.iloc[:, fields["type"]]
-    kind = kinds_from_values(types, XERO_TYPES)
+    kind = kinds_of_column(cells, fields["type"], XERO_TYPES)
     tname = headers[fields["type"]]
 
     def reason(idx: np.ndarray) -> np.ndarray:
-        values = cells.iloc[idx, fields["type"]].to_numpy(dtype=object)
+        values = cell_values(cells, idx, fields["type"])
         payable = pd.Series(values, dtype=object).str.upper().str.startswith("ACCPAY").to_numpy(dtype=bool)
         return np.where(payable, "type '" + values + "' is a supplier bill (accounts payable), not a receivable",
                         "unknown Xero type '" + values + f"' in '{tname}': only ACCREC (invoices) and "
