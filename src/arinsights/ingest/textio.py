@@ -740,11 +740,13 @@ def _regular_pipe_lines(raw: bytes, width: int, expected: int) -> list[pa.Chunke
 
 def _lines_at(raw: bytes, ends: np.ndarray, at: np.ndarray) -> pa.Array:
     """The physical lines at 0-based positions ``at`` as an Arrow string array (``ends``:
-    where each line ends, :func:`_pipe_counts`)."""
-    starts = np.concatenate(([0], ends[:-1] + 1))[at]
-    stops = ends[at]
-    return pa.array([raw[a:b] for a, b in zip(starts.tolist(), stops.tolist())],
-                    type=pa.binary()).cast(pa.string())  # checks the UTF-8
+    where each line ends, :func:`_pipe_counts`). The lines are views of ``raw`` (each with
+    its line end, then trimmed): no Python object per line."""
+    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+    offsets[-1] = min(offsets[-1], len(raw))  # a last line without a line end
+    lines = pa.Array.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(raw)])
+    picked = lines.take(pa.array(at, type=pa.int64())).cast(pa.large_string())  # checks the UTF-8
+    return pc.utf8_rtrim(picked, characters="\n").cast(pa.string())
 
 
 def _split_pipe_lines(lines: pa.Array, width: int) -> list[pa.Array]:
