@@ -45,3 +45,32 @@ def test_every_stage_is_timed_inside_the_real_calls(bench, export):
     assert res["invoices"] > 0 and res["customers"] == 120
     # the package is left as it was
     assert [getattr(owner, attr) for _, owner, attr in bench._stage_hooks()] == originals
+
+
+@pytest.fixture(scope="module")
+def layouts_bench():
+    spec = importlib.util.spec_from_file_location("bench_layouts", ROOT / "benchmarks" / "bench_layouts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_layouts_benchmark_times_the_real_load_of_every_layout(layouts_bench, tmp_path):
+    from arinsights.ingest.ledger import load_ledger
+    from arinsights.sample import LAYOUTS
+
+    data = layouts_bench.ensure_layouts(300, list(LAYOUTS), tmp_path)
+    assert set(data) == set(LAYOUTS)
+    assert [f.name for f in data["two_files"]] == ["invoices.csv", "payments.csv"]
+    # written once: a second call reuses the files
+    stamp = {lay: [f.stat().st_mtime_ns for f in files] for lay, files in data.items()}
+    again = layouts_bench.ensure_layouts(300, list(LAYOUTS), tmp_path)
+    assert {lay: [f.stat().st_mtime_ns for f in files] for lay, files in again.items()} == stamp
+    for layout in ("sap", "two_files"):
+        files = data[layout]
+        res = layouts_bench.run_once(files)
+        assert all(res[s] > 0 for s in layouts_bench.STAGES)
+        assert res["read"] + res["clean"] <= res["ingest"]
+        led = load_ledger([str(f) for f in files])
+        assert (res["invoices"], res["payments"]) == (len(led.invoices), len(led.payments))
+        assert res["pyarrow_rows"] > 0 and res["peak_rss_mb"] > 0
