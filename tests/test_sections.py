@@ -256,3 +256,27 @@ def test_ledger_notes_drop_folders_and_escape():
     led.notes = ["/srv/finance/in/x.csv: 2 dates unreadable", f"customer {HOSTILE} renamed"]
     text = S.ledger_notes(led).data
     assert text.splitlines() == ["- x.csv: 2 dates unreadable", f"- customer {ESCAPED} renamed"]
+
+
+def test_this_week_bullets_do_not_repeat_the_action_or_the_amount():
+    # the detail texts as the playbook writes them; the bullet already names the action
+    # and the open amount, so both go from the detail (by hand)
+    assert S._week_detail("firm dunning: $149,012.39 open, up to 64 days past due; they pay late as a habit",
+                          "firm dunning", 149_012.39, "USD") == "up to 64 days past due; they pay late as a habit"
+    assert S._week_detail("send a final notice today; hand to a collection agency on 7 Jul 2026 if still unpaid "
+                          "(last resort): $381,954.94 open, no payment for 210 days",
+                          "collection agency", 381_954.94, "USD") == (
+        "send a final notice today; hand to a collection agency on 7 Jul 2026 if still unpaid (last resort): "
+        "no payment for 210 days")
+    assert S._week_detail("firm dunning: 1,250.00 CHF open; they pay late as a habit", "firm dunning",
+                          1250.0, "CHF") == "they pay late as a habit"
+    # another amount, or no amount, is left as it is
+    assert S._week_detail("offer a payment plan on the call: open balance $9,000.00 is 3 months", "payment plan",
+                          9000.0, "USD") == "offer a payment plan on the call: open balance $9,000.00 is 3 months"
+    assert S._week_detail("call now and ask why", "phone call", 300_000.0, "USD") == "call now and ask why"
+    a = _analysis()
+    a.worklist.loc[a.worklist[Segments.customer_id] == "B", Segments.reasons] = (
+        "phone call: $300,000.00 open, call now and ask why | numbers B")
+    text = S.executive_summary(a).data.replace("&#36;", "$")
+    assert "- Call **" in text and "($300k open): call now and ask why." in text
+    assert "$300,000.00" not in text

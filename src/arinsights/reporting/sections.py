@@ -31,6 +31,7 @@ from ..analysis import behaviour_tables
 from ..errors import InputError
 from ..schema import (CustomerWindows, Durations, Invoices, OpenInvoiceOutlook, Payments, PayRuns, SegmentEvidence,
                       Segments, Worklist, KIND_PAYMENT)
+from ..playbook.actions import _money as action_money  # the amounts as the action texts write them
 from . import plots
 from .format import day, esc, md_esc, money, plural, table
 
@@ -145,6 +146,21 @@ def _customer_label(df: pd.DataFrame) -> pd.Series:
 def _detail(reasons: pd.Series) -> pd.Series:
     """The action detail of a reasons text ('what to do | the customer's numbers')."""
     return reasons.astype(str).str.split(" | ", n=1, regex=False).str[0]
+
+
+def _week_detail(detail: str, action: str, open_amount: float, currency: str) -> str:
+    """An action's detail for a "This week" bullet, which already names the action and the
+    open amount: without a leading "<action>: " and without "<amount> open" (the same
+    amount, in the worklist's words)."""
+    prefix = f"{action}: "
+    if detail.startswith(prefix):
+        detail = detail[len(prefix):]
+    amount = str(action_money(np.array([open_amount]), np.array([currency], dtype=object))[0])
+    if amount:
+        for said in (f"{amount} open, ", f"{amount} open; "):
+            detail = detail.replace(said, "")
+        detail = detail.removesuffix(f": {amount} open").removesuffix(f"{amount} open")
+    return detail
 
 
 def _evidence(reasons: pd.Series) -> pd.Series:
@@ -350,8 +366,9 @@ def executive_summary(a) -> Markdown:
         for name, act, when, amt, c, det in zip(names, week[Worklist.action], week[Worklist.next_action_date],
                                                week[Worklist.open_amount], curs, _detail(week[Worklist.reasons])):
             verb = _ACTION_VERB.get(str(act), str(act).capitalize() + ":")
-            text += (f"- {esc(verb)} **{md_esc(name)}** by {day(when)} ({money(amt, c, compact=True)} open): "
-                     f"{md_esc(det)}.\n")
+            det = _week_detail(det, str(act), amt, c)
+            text += (f"- {esc(verb)} **{md_esc(name)}** by {day(when)} ({money(amt, c, compact=True)} open)"
+                     + (f": {md_esc(det)}.\n" if det else ".\n"))
     else:
         text += "\n\nNothing needs chasing in the next seven days."
     return _md(text)
