@@ -279,3 +279,69 @@ def test_record_running_over_lines_wider_than_any_line_keeps_every_field(tmp_pat
                                            ["INV-1", "two\nlines", "10.00", "extra"],
                                            ["INV-2", "one", "5.00", ""]]
     assert g.rows.tolist() == [1, 2, 4]
+
+
+def _typed_workbook(path):
+    """Every kind of cell a ledger workbook holds: text ids with leading zeros, dates with
+    and without a time, whole and decimal numbers, booleans, an error code, a time of day,
+    percentages, formulas (without cached values), blanks and a gap row."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Ledger"
+    ws.append(["Invoice", "Customer", "Date", "Due", "Amount", "Flag", "Mixed", "Time", "Pct", "Formula"])
+    ws.append(["0001", "Acme", dt.datetime(2025, 3, 2), dt.date(2025, 4, 1), 1250.0, True, "x", dt.time(13, 30),
+               0.25, "=E2*2"])
+    ws.append([2, "Bob", dt.datetime(2025, 3, 2, 15, 45), "2025-04-01", 1250, False, 12, None, 0.5, "=1/0"])
+    ws.append(["INV-3", None, None, "", -40.5, None, 3.5])
+    ws.append([123456789012, "  spaced  ", dt.datetime(1999, 12, 31), dt.datetime(2100, 1, 1), 1e-7, "Yes",
+               dt.datetime(2025, 1, 1), None, 1])
+    ws.append(["#N/A", "Ünïcødé €", 45123, 45123.5, "1,234.56", "TRUE"])
+    ws.append([])
+    ws.append(["Total", None, None, None, "=SUM(E2:E6)"])
+    ws["I2"].number_format = "0%"
+    wb.create_sheet("Empty")
+    wb.save(path)
+
+
+@pytest.mark.parametrize("name", ["typed", "layouts/generic.xlsx", "layouts/sap_nl.xlsx", "layouts/xero_aged.xlsx"])
+def test_calamine_reads_workbooks_as_openpyxl_does(tmp_path, fixtures_dir, monkeypatch, name):
+    # workbooks are read with calamine (fast); openpyxl, pandas' reference reader, must
+    # give the same grid: every cell's text and type, the sheet and the row numbers
+    from arinsights.ingest import textio
+    from arinsights.ingest.readers import read_export
+
+    path = tmp_path / "typed.xlsx" if name == "typed" else fixtures_dir / name
+    if name == "typed":
+        _typed_workbook(path)
+    assert textio._EXCEL_ENGINE == "calamine"
+    fast, fast_read = read_grid(path), read_export(path) if name != "typed" else None
+    monkeypatch.setattr(textio, "_EXCEL_ENGINE", "openpyxl")
+    ref, ref_read = read_grid(path), read_export(path) if name != "typed" else None
+    pd.testing.assert_frame_equal(fast.cells, ref.cells)
+    pd.testing.assert_frame_equal(fast.typed, ref.typed)
+    assert fast.sheet == ref.sheet and fast.rows.tolist() == ref.rows.tolist()
+    if name == "typed":  # a few cells by hand
+        assert fast.cells.iloc[1, :3].tolist() == ["0001", "Acme", "2025-03-02 00:00:00"]
+        assert fast.cells.iloc[5, 0] == "" and fast.cells.iloc[4, 1] == "  spaced  "  # (an error cell: no value)
+        assert (fast.cells.iloc[6] == "").all()
+    else:
+        pd.testing.assert_frame_equal(fast_read.transactions, ref_read.transactions)
+        assert fast_read.notes == ref_read.notes
+
+
+def test_damaged_sheet_is_a_clear_error(tmp_path):
+    import zipfile
+
+    good = tmp_path / "good.xlsx"
+    _typed_workbook(good)
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            out.writestr(info, data[: len(data) // 2] if info.filename == "xl/worksheets/sheet1.xml" else data)
+    with pytest.raises(InputError) as err:
+        read_grid(bad)
+    msg = str(err.value)
+    assert "sheet 'Ledger' cannot be read" in msg and "bad.xlsx" in msg and "save it again as .xlsx" in msg
