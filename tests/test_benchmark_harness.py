@@ -15,12 +15,17 @@ from arinsights.sample import generate_ledger, write_export
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+def _script(name: str):
+    """A benchmark script, imported as a module."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _script("run")
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +54,7 @@ def test_every_stage_is_timed_inside_the_real_calls(bench, export):
 
 @pytest.fixture(scope="module")
 def layouts_bench():
-    spec = importlib.util.spec_from_file_location("bench_layouts", ROOT / "benchmarks" / "bench_layouts.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return _script("bench_layouts")
 
 
 def test_layouts_benchmark_times_the_real_load_of_every_layout(layouts_bench, tmp_path):

@@ -52,21 +52,26 @@ def _read(path):
             list(g.cells.columns), [str(d) for d in g.cells.dtypes])
 
 
+def _with_and_without(case, path, monkeypatch, lane, read):
+    """``read(path)`` of the generated file with the Arrow ``lane`` on, then off; None when
+    the text cannot be written in the drawn encoding."""
+    text, enc = case
+    try:
+        path.write_bytes(text.encode(enc))
+    except UnicodeEncodeError:
+        return None
+    fast = read(path)
+    with monkeypatch.context() as m:
+        m.setattr(textio, lane, lambda *a, **k: None)
+        return fast, read(path)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_files())
 def test_fast_path_equals_c_parser_path(case, tmp_path, monkeypatch):
-    text, enc = case
-    try:
-        data = text.encode(enc)
-    except UnicodeEncodeError:
-        return
-    path = tmp_path / "x.csv"
-    path.write_bytes(data)
-    fast = _read(path)
-    with monkeypatch.context() as m:
-        m.setattr(textio, "_read_text_arrow", lambda *a, **k: None)
-        slow = _read(path)
-    assert fast == slow
+    both = _with_and_without(case, tmp_path / "x.csv", monkeypatch, "_read_text_arrow", _read)
+    if both is not None:
+        assert both[0] == both[1]
 
 
 def test_fast_path_is_taken_for_a_regular_file(tmp_path, monkeypatch):
@@ -221,17 +226,10 @@ def _pipe_read(path):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_pipe_files())
 def test_pipe_lane_equals_c_parser_path(case, tmp_path, monkeypatch):
-    text, enc = case
-    try:
-        data = text.encode(enc)
-    except UnicodeEncodeError:
+    both = _with_and_without(case, tmp_path / "fbl5n.txt", monkeypatch, "_read_pipes_arrow", _pipe_read)
+    if both is None:
         return
-    path = tmp_path / "fbl5n.txt"
-    path.write_bytes(data)
-    fast = _pipe_read(path)
-    with monkeypatch.context() as m:
-        m.setattr(textio, "_read_pipes_arrow", lambda *a, **k: None)
-        slow = _pipe_read(path)
+    fast, slow = both
     if fast[0] == "ok":
         assert fast[-1] and not slow[-1]  # the pipe lane was taken, then not
         fast, slow = fast[:-1], slow[:-1]
@@ -245,3 +243,9 @@ def test_pipe_lane_by_hand():
     assert [c.to_pylist() for c in cols] == [["Title", "A", "x", "---", "", "bare"],
                                              ["", "B", "1", "", "", "y"],
                                              ["", "C", "", "", "", ""]]
+
+
+def test_pipe_lane_strips_what_python_strips():
+    import sys
+
+    assert set(textio._PY_WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
