@@ -149,7 +149,10 @@ def test_trailing_delimiters_and_padding(tmp_path):
         (lambda d: (d / "e.csv").write_bytes(b"") and d / "e.csv" or d / "e.csv", "empty"),
         (lambda d: (d / "w.csv").write_text("\n \n") and d / "w.csv", "no content"),
         (lambda d: (d / "x.json").write_text("{}") and d / "x.json", "unsupported file type"),
-        (lambda d: (d / "x.xls").write_bytes(b"\xd0\xcf") and d / "x.xls", ".xls"),
+        (lambda d: (d / "x.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 60) and d / "x.xls",
+         "cannot be opened as an Excel workbook"),  # a cut binary workbook
+        (lambda d: (d / "h.xls").write_text("<html><table><tr><td>1</td></tr></table></html>") and d / "h.xls",
+         "web page"),
     ],
 )
 def test_bad_paths(tmp_path, make, message):
@@ -345,3 +348,34 @@ def test_damaged_sheet_is_a_clear_error(tmp_path):
         read_grid(bad)
     msg = str(err.value)
     assert "sheet 'Ledger' cannot be read" in msg and "bad.xlsx" in msg and "save it again as .xlsx" in msg
+
+
+def test_xls_binary_workbook_reads_as_its_xlsx_twin(fixtures_dir):
+    # generic.xls holds the cells of generic.xlsx in the old binary format (make_xls.py)
+    from arinsights.ingest.readers import read_export
+
+    old, new = read_grid(fixtures_dir / "layouts/generic.xls"), read_grid(fixtures_dir / "layouts/generic.xlsx")
+    pd.testing.assert_frame_equal(old.cells, new.cells)
+    pd.testing.assert_frame_equal(old.typed, new.typed)
+    assert old.cells.iloc[1, :2].tolist() == ["0379-NEVHP", "0000611365"]
+    got, want = read_export(fixtures_dir / "layouts/generic.xls"), read_export(fixtures_dir / "layouts/generic.xlsx")
+    pd.testing.assert_frame_equal(got.transactions.drop(columns=["file", "source"]),
+                                  want.transactions.drop(columns=["file", "source"]))
+    assert got.layout == "generic" and len(got.transactions) == 3
+
+
+def test_xls_that_is_tab_separated_text_is_read_as_text(tmp_path, fixtures_dir):
+    # SAP's "Spreadsheet" download: tab-separated text named .xls
+    from arinsights.ingest.readers import read_export
+
+    csv = (fixtures_dir / "layouts/generic.csv").read_text(encoding="utf-8")
+    tsv = tmp_path / "export.xls"
+    tsv.write_text(csv.replace(",", "\t"), encoding="cp1252")
+    ref = tmp_path / "export.csv"
+    ref.write_text(csv, encoding="utf-8")
+    g = read_grid(tsv)
+    assert g.delimiter == "\t" and g.sheet is None
+    pd.testing.assert_frame_equal(g.cells, read_grid(ref).cells)
+    got, want = read_export(tsv), read_export(ref)
+    cols = ["document_id", "customer_id", "amount", "document_date"]
+    pd.testing.assert_frame_equal(got.transactions[cols], want.transactions[cols])

@@ -51,7 +51,7 @@ from ..errors import InputError
 __all__ = ["Grid", "read_grid", "TEXT_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab", ".dat", ".prn")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 50
@@ -128,8 +128,9 @@ def read_grid(path: str | Path, *, sheet: str | None = None, encoding: str | Non
     Parameters
     ----------
     path : str or Path
-        A ``.csv``/``.txt``/``.tsv`` text export, an ``.xlsx`` workbook or a ``.parquet``
-        file.
+        A ``.csv``/``.txt``/``.tsv`` text export, an ``.xlsx`` or ``.xls`` workbook (an
+        ``.xls`` that is tab-separated text, as SAP's "Spreadsheet" download writes, is read
+        as text) or a ``.parquet`` file.
     sheet : str, optional
         Excel sheet to read; required when a workbook has several non-empty sheets.
     encoding : str, optional
@@ -170,13 +171,12 @@ def read_grid(path: str | Path, *, sheet: str | None = None, encoding: str | Non
                          hint="Export the report again; the export may have been interrupted.")
     if suffix in TEXT_SUFFIXES:
         return _read_text(p, file, encoding=encoding, delimiter=delimiter)
+    if suffix == ".xls":
+        return _read_xls(p, file, sheet=sheet, encoding=encoding, delimiter=delimiter)
     if suffix in EXCEL_SUFFIXES:
         return _read_excel(p, file, sheet=sheet)
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(p, file)
-    if suffix == ".xls":
-        raise InputError("old Excel .xls workbooks are not supported", file=file,
-                         hint="Open it in Excel and save it as .xlsx (or export CSV).")
     supported = ", ".join(TEXT_SUFFIXES + EXCEL_SUFFIXES + PARQUET_SUFFIXES)
     raise InputError(f"unsupported file type {suffix or '(no extension)'!r}", file=file,
                      hint=f"arinsights reads {supported}. Export the ledger as CSV or XLSX.")
@@ -869,6 +869,21 @@ def _read_excel(p: Path, file: str, *, sheet: str | None) -> Grid:
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     return Grid(file=file, cells=cells, rows=rows, encoding=None, delimiter=None, sheet=chosen,
                 typed=frame)
+
+
+def _read_xls(p: Path, file: str, *, sheet: str | None, encoding: str | None, delimiter: str | None) -> Grid:
+    """An ``.xls`` file: an old binary workbook (or an ``.xlsx`` renamed) is read as a
+    workbook; SAP's "Spreadsheet" download, which is tab-separated text named ``.xls``, as
+    text; a web page saved as ``.xls`` is refused with what to do."""
+    with open(p, "rb") as fh:
+        head = fh.read(512)
+    if head.startswith((b"\xd0\xcf\x11\xe0", b"PK\x03\x04")):  # BIFF (OLE2) or xlsx (zip)
+        return _read_excel(p, file, sheet=sheet)
+    probe = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if probe.startswith((b"<", b"mime-version")):
+        raise InputError("this .xls file is a web page (HTML or XML), not a workbook", file=file,
+                         hint="Open it in Excel and save it as .xlsx, or export the ledger as CSV.")
+    return _read_text(p, file, encoding=encoding, delimiter=delimiter)
 
 
 def _read_sheet(book: pd.ExcelFile, name: str, file: str) -> pd.DataFrame:
