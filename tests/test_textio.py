@@ -153,6 +153,8 @@ def test_trailing_delimiters_and_padding(tmp_path):
          "cannot be opened as an Excel workbook"),  # a cut binary workbook
         (lambda d: (d / "h.xls").write_text("<html><table><tr><td>1</td></tr></table></html>") and d / "h.xls",
          "web page"),
+        (lambda d: (d / "u.xls").write_text("<html><table></table></html>", encoding="utf-16") and d / "u.xls",
+         "web page"),
     ],
 )
 def test_bad_paths(tmp_path, make, message):

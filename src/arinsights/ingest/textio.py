@@ -879,8 +879,12 @@ def _read_xls(p: Path, file: str, *, sheet: str | None, encoding: str | None, de
         head = fh.read(512)
     if head.startswith((b"\xd0\xcf\x11\xe0", b"PK\x03\x04")):  # BIFF (OLE2) or xlsx (zip)
         return _read_excel(p, file, sheet=sheet)
-    probe = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if probe.startswith((b"<", b"mime-version")):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        probe = head[:len(head) // 2 * 2].decode("utf-16", "replace")
+    else:
+        probe = head.decode("latin-1")
+    probe = probe.lstrip("\ufeff\xef\xbb\xbf \t\r\n").lower()
+    if probe.startswith(("<", "mime-version")):
         raise InputError("this .xls file is a web page (HTML or XML), not a workbook", file=file,
                          hint="Open it in Excel and save it as .xlsx, or export the ledger as CSV.")
     return _read_text(p, file, encoding=encoding, delimiter=delimiter)
