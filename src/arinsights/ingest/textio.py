@@ -660,10 +660,13 @@ def _read_pipes_arrow(raw: bytes) -> list[pa.Array] | None:
             regular = [_interleave(a, b, ragged, nlines) for a, b in zip(regular, ragged_cols)]
         columns = regular
         del regular
+
+        def strip(positions: range) -> None:
+            for i in positions:  # in place: each padded column is freed once stripped
+                columns[i] = _py_strip(columns[i])
+
         half = (len(columns) + 1) // 2
-        a, b = together(lambda: [_py_strip(c) for c in columns[:half]],
-                        lambda: [_py_strip(c) for c in columns[half:]], rows=nlines)
-        columns = a + b
+        together(lambda: strip(range(half)), lambda: strip(range(half, len(columns))), rows=nlines)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     while len(columns) > 1 and _all_empty(columns[-1]):
