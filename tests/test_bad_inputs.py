@@ -232,7 +232,9 @@ def test_unparseable_amounts_are_rejected_and_counted_as_amount_unknown(tmp_path
                               "I-2,Acme,2025-03-03,2025-04-02,twelve,EUR\n"
                               "I-3,Acme,2025-03-03,2025-04-02,#VALUE!,EUR\n")
     led = load_ledger(p)
-    assert reasons(led) == {3: "Amount 'twelve' is not an amount", 4: "Amount '#VALUE!' is not an amount"}
+    assert reasons(led) == {3: "Amount 'twelve' is not an amount",
+                            4: "Amount '#VALUE!' is a spreadsheet error, not an amount (a formula failed in the "
+                               "sheet the file was made from: correct it there and export again)"}
     assert led.rejects[Rejects.amount].isna().all()
     t = check_reconciles(led, rows_read=4, kept=1, merged=0, skipped=1, rejected=2, amount_read=100.0)
     assert t["rows_amount_unknown"] == 2

@@ -74,7 +74,8 @@ def _check_manifest(out: Path, ledger_file: str, manifest: dict, stdout: str):
     by_line = {b["line"]: b for b in f["bad_rows"]}
     for row, reason in zip(rejects["row"], rejects["reason"]):
         expected = by_line[row]["reason"]  # e.g. "unparseable date in 'Date'"
-        word = "is not a date" if "date" in expected else "is not an amount"
+        # (the sample's bad amount is "#VALUE!": "... is a spreadsheet error, not an amount")
+        word = "is not a date" if "date" in expected else "not an amount"
         assert word in reason and expected.split("'")[1] in reason
     merged = pd.read_csv(out / "merged.csv")
     assert len(merged) == f["injected"]["duplicates"] and set(merged["rule"]) == {"exact_duplicate"}

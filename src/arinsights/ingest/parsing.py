@@ -54,8 +54,16 @@ MONTHFIRST = "monthfirst"
 YEARFIRST = "yearfirst"  # two-digit year first: yy-mm-dd, yy/mm/dd, yy.mm.dd
 _ORDERS = (DAYFIRST, MONTHFIRST, YEARFIRST)
 
-#: strings that mean "no value" (compared after stripping, case-insensitively)
-_MISSING_TOKENS = ("", "nan", "none", "nat", "null", "<na>", "n/a", "#n/a")
+#: strings that mean "no value" (compared after stripping, case-insensitively). Excel's
+#: "#N/A" is not one of them: it is an error value (see :data:`SPREADSHEET_ERRORS`).
+_MISSING_TOKENS = ("", "nan", "none", "nat", "null", "<na>", "n/a")
+
+#: the error values a spreadsheet shows where a formula failed (a lookup that found nothing,
+#: a deleted reference, ...). Exported as text, or as an error cell of a workbook, such a
+#: value is not data: the readers reject or blank it with a reason naming it.
+SPREADSHEET_ERRORS = ("#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!",
+                      "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#PYTHON!",
+                      "#GETTING_DATA")
 _MISSING_DATES = ("00.00.0000", "0000-00-00", "00/00/0000", "00000000")
 
 _DATE_ORDER_HINT = (

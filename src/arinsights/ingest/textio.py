@@ -35,7 +35,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
+import re
 import warnings
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -869,9 +872,57 @@ def _read_excel(p: Path, file: str, *, sheet: str | None) -> Grid:
     frame.columns = range(frame.shape[1])
     frame = frame.reset_index(drop=True)
     cells = _to_cells(frame)
+    # the engines read an error cell ("#N/A", "#REF!") as empty: put its text back, so that
+    # the readers see the failed formula instead of a missing value
+    for r, c, text in _xlsx_error_cells(p, chosen):
+        if r < cells.shape[0] and c < cells.shape[1]:
+            cells.iat[r, c] = text
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     return Grid(file=file, cells=cells, rows=rows, encoding=None, delimiter=None, sheet=chosen,
                 typed=frame)
+
+
+#: a cell of a worksheet's XML whose type is "e" (an error value), its attributes and content
+#: (not a self-closing one: it has no value)
+_ERROR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b(?=[^>]*\bt=[\"']e[\"'])([^>]*)(?<!/)>(.*?)"
+                         rb"</(?:[A-Za-z_][\w.-]*:)?c>", re.DOTALL)
+_CELL_REF = re.compile(rb"\br=[\"']([A-Z]{1,3})([0-9]+)[\"']")
+_CELL_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)</")
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _xlsx_error_cells(p: Path, sheet: str) -> list[tuple[int, int, str]]:
+    """The error cells of a sheet of an ``.xlsx`` workbook: ``(row, column, text)``, both
+    from 0 (cell A1 is (0, 0)), e.g. ``(24, 5, "#N/A")``. Read from the sheet's XML, which
+    is scanned only when it holds an error cell at all; nothing for other files (``.xls``:
+    its error cells stay empty)."""
+    from xml.etree import ElementTree
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            rid = next((el.get(_REL_NS) for el in book.iter() if el.tag.endswith("}sheet")
+                        and el.get("name") == sheet), None)
+            target = next((el.get("Target") for el in rels.iter() if el.get("Id") == rid), None)
+            if rid is None or target is None:
+                return []
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            data = z.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError):
+        return []
+    if b't="e"' not in data and b"t='e'" not in data:
+        return []
+    found = []
+    for m in _ERROR_CELL.finditer(data):
+        ref, value = _CELL_REF.search(m.group(1)), _CELL_VALUE.search(m.group(2))
+        if ref is None or value is None:
+            continue  # a cell without its reference (optional in the format) cannot be placed
+        col = 0
+        for ch in ref.group(1):
+            col = col * 26 + ch - 64
+        found.append((int(ref.group(2)) - 1, col - 1, value.group(1).decode("utf-8", "replace").strip()))
+    return found
 
 
 def _read_xls(p: Path, file: str, *, sheet: str | None, encoding: str | None, delimiter: str | None) -> Grid:

@@ -33,8 +33,8 @@ from ...schema import KIND_CREDIT, KIND_INVOICE, Rejects, Skipped, Transactions
 from ...settings import IngestSettings
 from ..._text import chunk_buffers
 from ..._text import text_buffers as _text_buffers
-from ..parsing import (_may_need_trim, _parse_amounts, normalise_ids, parse_amounts, parse_date_columns,
-                       parse_flags)
+from ..parsing import (SPREADSHEET_ERRORS, _may_need_trim, _parse_amounts, normalise_ids, parse_amounts,
+                       parse_date_columns, parse_flags)
 from ..textio import _to_objects
 
 T = Transactions
@@ -239,6 +239,63 @@ def rows_frame(cells, idx: np.ndarray) -> pd.DataFrame:
     if isinstance(cells, ArrowCells):
         return cells.frame(idx)
     return cells.iloc[idx]
+
+
+_ERROR_VALUES = pa.array(SPREADSHEET_ERRORS, type=pa.string())
+
+#: the text columns checked for spreadsheet error values, with what their values are
+#: (dates, amounts, terms and currencies are checked by their parsers, which fail on them)
+_ERROR_CHECKED = {T.document_id: "a document number", T.customer_id: "a customer", T.customer_name: "a customer",
+                  T.line_of: "a document number", T.applied_to: "an invoice number", T.disputed: "a yes/no flag"}
+#: of those, the columns whose error values are read as empty (and noted) rather than
+#: rejecting the row: a reference of a payment (then allocated as an unreferenced one), a
+#: dispute flag, and a customer's name next to its id
+_ERROR_BLANKED = (T.applied_to, T.disputed, T.customer_name)
+
+
+def _error_reason(noun: str) -> str:
+    return (f"is a spreadsheet error, not {noun} (a formula failed in the sheet the file was made from: "
+            "correct it there and export again)")
+
+
+def spreadsheet_errors(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """True where a cell of a string array is a spreadsheet error value such as "#N/A" or
+    "#REF!" (:data:`~arinsights.ingest.parsing.SPREADSHEET_ERRORS`, case and surrounding
+    spaces ignored); None when no cell is.
+
+    Only the cells that could be one are compared: short cells whose first byte is "#", a
+    space or control byte, or not ASCII (a space of another script), read from the buffers
+    without a Python string (most columns have none).
+    """
+    parts = chunk_buffers(col)
+    if parts is None:
+        candidates = np.ones(len(col), dtype=bool)
+    else:
+        masks = []
+        for _, offsets, data in parts:
+            start = offsets[:-1]
+            length = offsets[1:] - start
+            short = (length > 0) & (length <= 64)
+            first = np.zeros(len(start), dtype=np.uint8)
+            first[short] = data[start[short]]
+            masks.append(short & ((first == 0x23) | (first <= 0x20) | (first >= 0x80)))
+        candidates = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+    if not candidates.any():
+        return None
+    at = np.flatnonzero(candidates)
+    sub = col.take(pa.array(at)) if len(at) < len(col) else col
+    hit = pc.is_in(pc.utf8_upper(pc.utf8_trim_whitespace(sub)), value_set=_ERROR_VALUES)
+    hit = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return None
+    out = np.zeros(len(col), dtype=bool)
+    out[at[hit]] = True
+    return out
+
+
+def _is_error_text(values: np.ndarray) -> np.ndarray:
+    """:func:`spreadsheet_errors` for a few Python strings (the rows a reason is written for)."""
+    return np.array([str(v).strip().upper() in SPREADSHEET_ERRORS for v in values], dtype=bool)
 
 
 def _take_objects(arr: pa.Array, idx) -> np.ndarray:
@@ -568,8 +625,18 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         cur = reasons[pos]
         reasons[pos] = np.where(cur == "", text, cur + "; " + text)
 
-    def quoted(label: str, values: pa.Array, what: str):
-        return lambda pos: f"{label} '" + _take_objects(values, pos) + f"' {what}"
+    def quoted(label: str, values: pa.Array, what: str, noun: str | None = None):
+        """The reasons of the rows at ``pos``: "<label> '<value>' <what>"; with ``noun``, a
+        value that is a spreadsheet error says so instead ("Amount '#N/A' is a spreadsheet
+        error, not an amount (...)")."""
+        def reason(pos):
+            v = _take_objects(values, pos)
+            text = f"{label} '" + v + f"' {what}"
+            if noun is None:
+                return text
+            err = _is_error_text(v)
+            return np.where(err, f"{label} '" + v + f"' {_error_reason(noun)}", text) if err.any() else text
+        return reason
 
     def data_rows() -> dict:
         """Everything about the data rows that does not need their amounts: the checks whose
@@ -586,12 +653,33 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
             for name in ID_FIELDS:
                 if f.get(name) is not None:
                     native = normalise_ids(typed.iloc[d, f[name]].reset_index(drop=True)).to_numpy(dtype=object)
-                    get[name] = _arrow_text(np.where(pd.isna(native), "", native))
+                    # an empty typed value with text: an error cell of the workbook ("#N/A")
+                    text = get[name].to_numpy(zero_copy_only=False)
+                    get[name] = _arrow_text(np.where(pd.isna(native), text, native))
         for name, series in layout.fill.items():
             filler = series.iloc[d].to_numpy(dtype=object)
             filler = _arrow_text(np.where(pd.isna(filler), "", filler))
             get[name] = pc.if_else(pc.equal(get[name], ""), filler, get[name])
         row_notes: list[str] = []
+
+        # spreadsheet error values ("#N/A", "#REF!"): a formula that failed is not a value.
+        # A row whose number or customer is one is rejected; a reference, a dispute flag or
+        # a name beside the customer's id that is one is read as empty, with a note
+        for name, noun in _ERROR_CHECKED.items():
+            pos = f.get(name)
+            if pos is None or get[name] is blank or not nd:
+                continue
+            bad = spreadsheet_errors(get[name])
+            if bad is None:
+                continue
+            if name in _ERROR_BLANKED and not (name == T.customer_name and f.get(T.customer_id) is None):
+                first = int(np.argmax(bad))
+                row_notes.append(
+                    f"{int(bad.sum())} cell(s) of '{headers[pos]}' hold a spreadsheet error, e.g. "
+                    f"'{_take_objects(get[name], [first])[0]}' (row {rows[d[first]]}); read as empty")
+                get[name] = pc.if_else(pa.array(bad), "", get[name])
+            else:
+                add(bad, quoted(headers[pos], get[name], "", noun))
 
         # text files: a data row with values beyond the last column name was split by an
         # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
@@ -638,7 +726,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
             for fld, pos in date_pos.items():
                 dp = parsed[label[pos]]
                 dates[fld] = dp.values.to_numpy()
-                add(dp.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not a date"))
+                add(dp.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not a date", "a date"))
                 note = dp.note
                 if note and not note.startswith("no day/month ambiguity") and \
                         not any(note in known or known in note for known in date_notes):
@@ -688,7 +776,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     if amount_pos is not None:
         raw_amt = column(amount_pos)
         raw_empty = _empty(raw_amt)
-        add(amount_failed[d], quoted(headers[amount_pos], raw_amt, "is not an amount"))
+        add(amount_failed[d], quoted(headers[amount_pos], raw_amt, "is not an amount", "an amount"))
         add(raw_empty, f"missing amount in '{headers[amount_pos]}'")
         # a text that means "no value" ("nan", "n/a", "null") parses as missing, not as failed
         add(np.isnan(amount) & ~amount_failed[d] & ~raw_empty,
@@ -730,7 +818,8 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
     if rest["terms"] is not None:
         days, tfail = rest.pop("terms")
         terms_days = days.astype(float)
-        add(tfail.astype(bool), quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')"))
+        add(tfail.astype(bool), quoted(headers[f["terms"]], get["terms"], "is not a payment term (e.g. 'Net 30')",
+                                        "a payment term"))
 
     disputed = rest.pop("disputed")
 
@@ -741,7 +830,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
         pos = f[T.open_amount]
         op = rest.pop("op")
         open_amount = np.abs(op.values.to_numpy(dtype=float))
-        add(op.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not an amount"))
+        add(op.failed.to_numpy(dtype=bool), quoted(headers[pos], column(pos), "is not an amount", "an amount"))
         op = None
     rest = None
 
@@ -754,7 +843,7 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
                         dtype=bool, na_value=False))
         currency, not_code = _per_distinct(get[T.currency], codes)
         add(not_code, quoted(headers[f[T.currency]], get[T.currency],
-                             "is not a three-letter currency code such as EUR, USD or GBP"))
+                             "is not a three-letter currency code such as EUR, USD or GBP", "a currency code"))
         found = np.array(currency_names + [None], dtype=object).take(currency_cell[d])
         currency = np.where(currency == "", found, currency)
         found = None
