@@ -189,3 +189,26 @@ def test_spreadsheet_errors_matches_a_plain_python_check():
         got = spreadsheet_errors(col)
         assert got is not None and got.tolist() == expected(values).tolist()
     assert spreadsheet_errors(pa.array(["Acme", "#1001", "", None, "N/A"])) is None
+
+
+def test_error_cells_among_real_date_and_number_cells(tmp_path):
+    # a workbook as Excel keeps it: dates and amounts are typed cells, and an error cell sits
+    # in a date or number column (the engines read it as an empty date or number)
+    import datetime as dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Type", "Date", "Number", "Customer", "Due Date", "Amount"])
+    ws.append(["Invoice", dt.datetime(2024, 7, 1), "0001", "Acme", dt.datetime(2024, 7, 31), 100.0])
+    ws.append(["Invoice", dt.datetime(2024, 7, 2), "0002", "Acme", "#N/A", 200.0])
+    ws.append(["Invoice", dt.datetime(2024, 7, 3), 3, "Bob", dt.datetime(2024, 8, 2), "#VALUE!"])
+    ws.append(["Invoice", "#REF!", 4, "Bob", dt.datetime(2024, 8, 2), 50.0])
+    wb.save(tmp_path / "l.xlsx")
+    led = load_ledger(tmp_path / "l.xlsx")
+    assert led.invoices["invoice_id"].tolist() == ["0001"]
+    reasons = dict(zip(led.rejects["row"], led.rejects["reason"]))
+    assert reasons[3].startswith("Due Date '#N/A' is a spreadsheet error, not a date")
+    assert reasons[4].startswith("Amount '#VALUE!' is a spreadsheet error, not an amount")
+    assert reasons[5].startswith("Date '#REF!' is a spreadsheet error, not a date")
