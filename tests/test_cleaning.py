@@ -775,6 +775,39 @@ def test_snapshot_only_invoice_with_nothing_open_is_paid_on_the_snapshot_date():
     assert by_id(res2).loc["SI-2", I.paid_date] == pd.Timestamp("2026-07-25")
 
 
+def test_ledger_payments_before_the_snapshot_are_not_counted_twice():
+    # aging of 2026-07-25: SI-1 (1000) has 800 open, SI-2 (500) nothing open. The payments export
+    # holds what paid them before the snapshot: PM-1 200 naming SI-1 on 1 March, PM-2 500 naming
+    # SI-2 on 2 July. Those are the payments before the snapshot: no made-up payment is added,
+    # SI-1 keeps the snapshot's 800 open (not 600) and SI-2 is paid on PM-2's own date
+    from arinsights.playbook.kpis import ar_balances
+    snap = tx(inv("SI-1", "T", "2025-11-11", 1000.0, open_amount=800.0, snapshot_date="2026-07-25"),
+              inv("SI-2", "T", "2026-07-01", 500.0, open_amount=0.0, snapshot_date="2026-07-25"), file="aging.csv")
+    pays = tx(pay("PM-1", "T", "2026-03-01", 200.0, applied_to="SI-1"),
+              pay("PM-2", "T", "2026-07-02", 500.0, applied_to="SI-2"), file="payments.csv")
+    res = run(pd.concat([snap, pays], ignore_index=True))
+    assert alloc(res) == [("PM-1", "SI-1", 200.0), ("PM-2", "SI-2", 500.0)]
+    d = by_id(res)
+    assert pd.isna(d.loc["SI-1", I.paid_date])
+    assert d.loc["SI-2", I.paid_date] == pd.Timestamp("2026-07-02") and d.loc["SI-2", I.settled_by] == "payment"
+    assert res.quality["open_amount_by_currency"] == {"USD": 800.0}
+    assert res.quality["paid_before_snapshot_invoices"] == 0
+    bal = ar_balances(res.invoices, res.payments, ["2026-07-25"])["total_ar"].iloc[0]
+    assert bal == 800.0  # as the snapshot says
+    # a payment naming SI-1 after the snapshot pays its open part; one that names it before
+    # the snapshot but pays less than the snapshot says was paid leaves the rest made up
+    part = tx(pay("PM-1", "T", "2026-03-01", 150.0, applied_to="SI-1"),
+              pay("PM-3", "T", "2026-08-01", 800.0, applied_to="SI-1"), file="payments.csv")
+    res2 = run(pd.concat([snap.iloc[:1], part], ignore_index=True))
+    assert alloc(res2) == [("PM-1", "SI-1", 150.0), ("before-snapshot:SI-1", "SI-1", 50.0),
+                           ("PM-3", "SI-1", 800.0)]
+    assert by_id(res2).loc["SI-1", I.paid_date] == pd.Timestamp("2026-08-01")
+    # a payment that names no invoice, or names it after the snapshot, does not count as before it
+    other = tx(pay("PM-4", "T", "2026-03-01", 200.0), file="payments.csv")
+    res3 = run(pd.concat([snap.iloc[:1], other], ignore_index=True))
+    assert ("before-snapshot:SI-1", "SI-1", 200.0) in alloc(res3)
+
+
 def test_one_payment_two_files_apply_to_different_invoices_is_merged_and_flagged():
     # a.csv applies PMT-1 (100) to INV-1; b.csv has the same payment (customer, number, date,
     # total) applied to INV-2. It counts once, as a.csv applies it (first in canonical order,

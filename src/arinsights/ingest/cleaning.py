@@ -25,7 +25,9 @@ rows as merged or rejected; none mutates its input):
    before 1990 or more than a year after every other document;
    :func:`build_invoices` derives due dates, currency, dispute flag, customer name.
 6. :func:`merge_cleared_items` and :func:`settlement_payments` - settlement dates;
-   :func:`propagate_rejections` - copies of a rejected row are rejected with it.
+   :func:`propagate_rejections` - copies of a rejected row are rejected with it;
+   :func:`credit_ledger_payments_before_snapshot` - a snapshot-only invoice's own payments
+   dated before its snapshot are the part the snapshot shows paid.
 7. :func:`allocate_payments` - explicit references, then oldest-open-invoice-first with
    disputed invoices last, vectorised over all customers at once.
 8. :func:`paid_dates` - when each invoice's balance first reached zero, and by what.
@@ -40,7 +42,10 @@ Choices worth knowing
   ("paid before snapshot, date unknown"). So that balances computed from the ledger match
   the snapshot, that part is a payment ``"before-snapshot:<invoice>"`` dated the snapshot
   date (the latest it can have been paid; see :func:`snapshot_payments`), which never sets
-  an invoice's paid date: we do not invent when an invoice was paid.
+  an invoice's paid date: we do not invent when an invoice was paid. Payments in the
+  ledger that name the invoice and are dated on or before the snapshot are that part (as
+  far as they go), so they are applied to it and nothing is made up for them. A payment
+  that names no invoice cannot be told apart and is allocated oldest-first as usual.
 * A payment or credit note known only from an aging snapshot was, by the snapshot's own
   statement, unapplied on the snapshot date: it stays unapplied cash (its open part) and
   is not allocated, so the invoices keep the open balances the snapshot shows.
@@ -97,6 +102,7 @@ __all__ = [
     "propagate_rejections",
     "build_invoices",
     "settlement_payments",
+    "credit_ledger_payments_before_snapshot",
     "snapshot_payments",
     "allocate_payments",
     "paid_dates",
@@ -1408,6 +1414,52 @@ def _paid_before_snapshot(invoices: pd.DataFrame, tol: float) -> tuple[np.ndarra
     return before & still_open, before & ~still_open & invoices[_SETTLED].isna().to_numpy(dtype=bool)
 
 
+def credit_ledger_payments_before_snapshot(invoices: pd.DataFrame, cash: pd.DataFrame,
+                                           settings: IngestSettings | None = None) -> pd.DataFrame:
+    """Rule 6b: what a snapshot-only invoice's own payments in this ledger paid before the
+    snapshot is not also a payment "before the snapshot".
+
+    An aging snapshot of 25 July shows INV-7 (1,000) with 800 open, and the payments export
+    holds a payment of 200 on 1 March that names INV-7. The 200 paid before the snapshot is
+    that payment, not another payment of unknown date: counting both would leave 600 open
+    where the snapshot says 800. So the payments in the ledger that name the invoice (same
+    customer and currency) and are dated on or before its snapshot date reduce its
+    ``_paid_before_snapshot`` (never below 0) and raise its ``_capacity`` by as much; the
+    allocation then applies them to it, on their own dates. A payment that names no invoice
+    cannot be told apart from one for another invoice, so it is not counted here.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``invoices``, with those two working columns changed where such payments exist (the
+        same object when there are none).
+    """
+    settings = settings or IngestSettings()
+    tol = settings.amount_tolerance
+    if _BEFORE_SNAP not in invoices.columns or not len(cash):
+        return invoices
+    before = invoices[_BEFORE_SNAP].to_numpy(dtype=float)
+    if not (before > tol).any():
+        return invoices
+    ikey, ckey = _customer_currency_codes(invoices, cash)
+    pos = _referenced_positions(invoices, cash, ikey, ckey)
+    hold = cash["hold"].to_numpy(dtype=bool) if "hold" in cash.columns else np.zeros(len(cash), dtype=bool)
+    named = np.flatnonzero(~np.isnan(pos) & ~hold)
+    at = pos[named].astype("int64")
+    snap = invoices[_SNAPSHOT].to_numpy(dtype="datetime64[ns]")[at]
+    on_or_before = cash[Payments.payment_date].to_numpy(dtype="datetime64[ns]")[named] <= snap  # NaT: False
+    paid = np.bincount(at[on_or_before], weights=cash["available"].to_numpy(dtype=float)[named][on_or_before],
+                       minlength=len(invoices))
+    shift = np.minimum(before, paid)
+    shift[before <= tol] = 0.0
+    if not (shift > 0).any():
+        return invoices
+    out = invoices.copy(deep=False)
+    out[_BEFORE_SNAP] = np.where(before - shift > tol, before - shift, 0.0)
+    out[_CAP] = invoices[_CAP].to_numpy(dtype=float) + (before - out[_BEFORE_SNAP].to_numpy(dtype=float))
+    return out
+
+
 def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
     """The part of each snapshot-only invoice that was paid before the snapshot, as a payment.
 
@@ -2376,6 +2428,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     del w, cash_w  # the working frame is not needed below (memory)
     release_memory()
     settled = settlement_payments(inv)
+    inv = credit_ledger_payments_before_snapshot(inv, cash, settings)
     n_kept = int(is_kept.sum())
     assert n_kept + len(merged) + len(rejects) == n_in, (
         f"cleaning lost rows: {n_in} in, {n_kept} kept + {len(merged)} merged + {len(rejects)} rejected")
