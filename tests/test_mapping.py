@@ -58,6 +58,13 @@ def test_every_date_order_is_accepted(order):
     ({"currency": "EURO"}, "currency must be a three-letter code"),
     ({"sheet": 1}, "sheet must be a sheet name in quotes"),
     ({"types": {"type_column": "Kind", "invoice": ["I"]}}, "a [types] section is only used with layout"),
+    ({"balances_as_of": "30/06/2026", "columns": {**GOOD["columns"], "open_amount": "Open"}},
+     "balances_as_of must be a date written year-month-day"),
+    ({"balances_as_of": "2026-02-30", "columns": {**GOOD["columns"], "open_amount": "Open"}},
+     "balances_as_of must be a date written year-month-day"),
+    ({"balances_as_of": 20260630, "columns": {**GOOD["columns"], "open_amount": "Open"}},
+     "balances_as_of must be a date written year-month-day"),
+    ({"balances_as_of": "2026-06-30"}, "[columns] names no open_amount column"),
 ])
 def test_validation_errors_say_what_is_wrong(change, expected):
     data = {**GOOD, **change}
@@ -145,3 +152,43 @@ def test_skeleton_marks_unguessed_required_fields_and_is_toml():
     assert "# required" in text
     tx = tomllib.loads(mapping_skeleton(["Kind", "Date", "Amount", "Customer", "No"], layout="transactions"))
     assert tx["layout"] == "transactions" and "type_column" in tx["types"]
+
+
+def test_balances_as_of_is_a_date_in_toml_or_in_quotes(tmp_path):
+    import datetime as dt
+
+    cols = {**GOOD["columns"], "open_amount": "Open"}
+    assert mapping_from_dict({**GOOD, "columns": cols, "balances_as_of": "2026-06-30"}).balances_as_of == \
+        dt.date(2026, 6, 30)
+    text = ('layout = "invoices"\nbalances_as_of = 2026-06-30\n[columns]\n'
+            + "".join(f'{k} = "{v}"\n' for k, v in cols.items()))
+    assert load_mapping(write(tmp_path, text)).balances_as_of == dt.date(2026, 6, 30)
+    assert mapping_from_dict(GOOD).balances_as_of is None
+
+
+def test_balances_as_of_makes_an_invoice_list_a_snapshot(tmp_path):
+    # an invoice list with an open balance but no date for it: A-1 is shown paid, A-2 part-paid,
+    # A-3 open. Without balances_as_of, A-1 and A-2 stay open in full (the list does not say
+    # when the balances were taken), with a note. With it they are paid / part-paid before
+    # that date, as with an aging report's snapshot.
+    from arinsights.ingest.ledger import load_ledger
+
+    (tmp_path / "inv.csv").write_text(
+        "Inv No,Cust,Inv Date,Gross,Open\n"
+        "A-1,Acme,2026-04-01,100.00,0.00\n"
+        "A-2,Acme,2026-05-01,200.00,50.00\n"
+        "A-3,Acme,2026-06-01,300.00,300.00\n")
+    cols = "".join(f'{k} = "{v}"\n' for k, v in {**GOOD["columns"], "open_amount": "Open"}.items())
+    plain = write(tmp_path, 'layout = "invoices"\n[columns]\n' + cols)
+    led = load_ledger(tmp_path / "inv.csv", mapping=plain)
+    assert led.quality["open_amount_by_currency"] == {"USD": 600.0}
+    assert any("shown (part-)paid in the export" in n for n in led.notes)
+
+    dated = tmp_path / "dated.toml"
+    dated.write_text('layout = "invoices"\nbalances_as_of = 2026-06-30\n[columns]\n' + cols)
+    led = load_ledger(tmp_path / "inv.csv", mapping=dated)
+    inv = led.invoices.set_index("invoice_id")
+    assert inv.loc["A-1", "paid_date"] == __import__("pandas").Timestamp("2026-06-30")
+    assert inv.loc["A-1", "settled_by"] == "before snapshot"
+    assert led.quality["open_amount_by_currency"] == {"USD": 350.0}  # 50 + 300, as the list says
+    assert any("open balances as of 2026-06-30 (balances_as_of in the mapping)" in n for n in led.notes)

@@ -2599,7 +2599,9 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
                  "models do not learn from them. Add the payments export to learn when they were paid.")
     if q["export_says_paid_no_payment_found"]:
         n.append(f"{q['export_says_paid_no_payment_found']} invoice(s) are shown (part-)paid in the export but no "
-                 "matching payment was found; they stay open here. Add the payments export to fix this.")
+                 "matching payment was found; they stay open here. Add the payments export to fix this, or, "
+                 "when the export's open balances are as of a known date, give it as balances_as_of in a "
+                 "mapping file (docs/mapping.md).")
     if q["open_invoices"]:
         n.append(f"{q['open_invoices']} open invoice(s): "
                  f"{_by_currency(open_amt[open_mask], inv.loc[open_mask, Invoices.currency])}.")

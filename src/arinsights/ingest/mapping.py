@@ -9,6 +9,7 @@ A mapping file is a small TOML file (see ``docs/mapping.md``)::
     date_order = "dayfirst"      # optional: "dayfirst" | "monthfirst" | "yearfirst" (yy-mm-dd)
     decimal = ","                # optional
     currency = "EUR"             # optional default currency
+    balances_as_of = 2026-06-30  # optional: the date of the open balances (open_amount)
     [columns]                    # canonical field = column name in your file
     document_id = "Inv No"
     customer_id = "Cust"
@@ -28,6 +29,7 @@ is what the "could not recognise the layout" error shows.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -63,7 +65,8 @@ REQUIRED = {
     "payments": ("customer_id", "document_date", "amount"),
 }
 
-_TOP_KEYS = {"layout", "header_row", "sheet", "date_order", "decimal", "currency", "columns", "types"}
+_TOP_KEYS = {"layout", "header_row", "sheet", "date_order", "decimal", "currency", "balances_as_of", "columns",
+             "types"}
 _TYPE_KINDS = (KIND_INVOICE, KIND_PAYMENT, KIND_CREDIT)
 
 
@@ -83,6 +86,9 @@ class Mapping:
         1-based physical row of the header; None = detect it.
     sheet, date_order, decimal, currency : str or None
         Optional reading hints.
+    balances_as_of : datetime.date or None
+        The date on which the ``open_amount`` column's balances were taken (the export is
+        a snapshot of that date), when the file does not say it.
     type_column : str or None
         Column holding the transaction type (layout "transactions").
     types : dict
@@ -97,6 +103,7 @@ class Mapping:
     date_order: str | None = None
     decimal: str | None = None
     currency: str | None = None
+    balances_as_of: dt.date | None = None
     type_column: str | None = None
     types: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -238,6 +245,21 @@ def mapping_from_dict(data: dict, *, path: str = "<mapping>") -> Mapping:
     sheet = data.get("sheet")
     if sheet is not None and not isinstance(sheet, str):
         fail(f"sheet must be a sheet name in quotes, not {sheet!r}")
+    balances_as_of = data.get("balances_as_of")
+    if balances_as_of is not None:
+        if isinstance(balances_as_of, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", balances_as_of.strip()):
+            try:
+                balances_as_of = dt.date.fromisoformat(balances_as_of.strip())
+            except ValueError:
+                pass
+        if isinstance(balances_as_of, dt.datetime):
+            balances_as_of = balances_as_of.date()
+        if not isinstance(balances_as_of, dt.date):
+            fail(f"balances_as_of must be a date written year-month-day, e.g. balances_as_of = 2026-06-30, "
+                 f"not {balances_as_of!r}")
+        if "open_amount" not in columns:
+            fail("balances_as_of is the date of the open balances, but [columns] names no open_amount column",
+                 "Add open_amount = \"<the column with the open balance>\" to [columns], or remove balances_as_of.")
 
     types = data.get("types")
     type_column, kinds = None, {}
@@ -275,7 +297,8 @@ def mapping_from_dict(data: dict, *, path: str = "<mapping>") -> Mapping:
 
     return Mapping(path=path, layout=layout, columns={k: v for k, v in columns.items()},
                    header_row=header_row, sheet=sheet, date_order=date_order, decimal=decimal,
-                   currency=currency.upper() if currency else None, type_column=type_column, types=kinds)
+                   currency=currency.upper() if currency else None, balances_as_of=balances_as_of,
+                   type_column=type_column, types=kinds)
 
 
 # --- skeleton -----------------------------------------------------------------------------

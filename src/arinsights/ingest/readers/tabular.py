@@ -209,4 +209,8 @@ def read_mapped(grid, cells, mapping: Mapping, settings, notes: list[str]) -> Re
     layout.decimal = mapping.decimal
     layout.currency = mapping.currency
     layout.notes.append(f"read with mapping {mapping.path} (layout {mapping.layout!r})")
+    if mapping.balances_as_of is not None:
+        # the file is a snapshot of that date, as an aging report's "As of" line says
+        layout.constants[T.snapshot_date] = pd.Timestamp(mapping.balances_as_of)
+        layout.notes.append(f"open balances as of {mapping.balances_as_of:%Y-%m-%d} (balances_as_of in the mapping)")
     return finish(grid, cells, layout, settings, notes)
