@@ -806,6 +806,16 @@ def test_ledger_payments_before_the_snapshot_are_not_counted_twice():
     other = tx(pay("PM-4", "T", "2026-03-01", 200.0), file="payments.csv")
     res3 = run(pd.concat([snap.iloc[:1], other], ignore_index=True))
     assert ("before-snapshot:SI-1", "SI-1", 200.0) in alloc(res3)
+    # ... it is applied oldest-first to SI-1 as well, which then has 600 open on the snapshot
+    # date where the snapshot shows 800: not forced, but said, with the invoice
+    assert ("PM-4", "SI-1", 200.0) in alloc(res3)
+    assert res3.quality["snapshot_balance_mismatch_invoices"] == 1
+    note = [n for n in res3.notes if "another open balance on the snapshot date" in n]
+    assert len(note) == 1 and "SI-1 of customer T: 600.00 in this ledger, 800.00 in the snapshot" in note[0]
+    # the ledgers above agree with their snapshot: nothing to say
+    assert res.quality["snapshot_balance_mismatch_invoices"] == 0
+    assert res2.quality["snapshot_balance_mismatch_invoices"] == 0
+    assert not any("another open balance" in n for n in res.notes + res2.notes)
 
 
 def test_one_payment_two_files_apply_to_different_invoices_is_merged_and_flagged():

@@ -1460,6 +1460,38 @@ def credit_ledger_payments_before_snapshot(invoices: pd.DataFrame, cash: pd.Data
     return out
 
 
+def _snapshot_balance_mismatch(invoices: pd.DataFrame, payments: pd.DataFrame, tol: float) -> tuple[np.ndarray, str | None]:
+    """The snapshot-only invoices whose open balance on their snapshot date, as this ledger
+    has it, is not the balance the snapshot shows, and an example ("SI-1: 600.00 in this
+    ledger, 800.00 in the snapshot"). The ledger's balance on that date is the amount less
+    the allocations dated on or before it (``payments`` with invoice positions ``_INV``)
+    and less the part paid before the snapshot; it differs when payments dated before the
+    snapshot were applied to the invoice beyond what the snapshot shows paid (payments that
+    name no invoice, applied oldest-first, or a named payment larger than that part)."""
+    none = np.zeros(len(invoices), dtype=bool)
+    if _SNAPSHOT not in invoices.columns or _OPEN_GIVEN not in invoices.columns or _INV not in payments.columns:
+        return none, None
+    snap = invoices[_SNAPSHOT].to_numpy(dtype="datetime64[ns]")
+    given = invoices[_OPEN_GIVEN].to_numpy(dtype=float)
+    only = ~np.isnat(snap) & ~np.isnan(given)
+    if not only.any():
+        return none, None
+    at = payments[_INV].to_numpy(dtype="int64")
+    use = at >= 0
+    use[use] = only[at[use]]
+    use[use] = payments[Payments.payment_date].to_numpy(dtype="datetime64[ns]")[use] <= snap[at[use]]
+    before = np.bincount(at[use], weights=payments[Payments.amount].to_numpy(dtype=float)[use],
+                         minlength=len(invoices))
+    amount = invoices[Invoices.amount].to_numpy(dtype=float)
+    ledger_open = np.clip(amount - before - invoices[_BEFORE_SNAP].to_numpy(dtype=float), 0.0, None)
+    bad = only & (np.abs(ledger_open - np.abs(given)) > tol)
+    if not bad.any():
+        return bad, None
+    i = int(np.flatnonzero(bad)[0])
+    return bad, (f"{invoices[Invoices.invoice_id].iloc[i]} of customer {invoices[Invoices.customer_id].iloc[i]}: "
+                 f"{ledger_open[i]:,.2f} in this ledger, {abs(given[i]):,.2f} in the snapshot")
+
+
 def snapshot_payments(invoices: pd.DataFrame, settings: IngestSettings | None = None) -> pd.DataFrame:
     """The part of each snapshot-only invoice that was paid before the snapshot, as a payment.
 
@@ -2363,6 +2395,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         settled_by_date, cleared_items, unapplied_by_currency, unapplied_payments,
         overpayments, unreferenced_payments, snapshot_unapplied, currency_mismatch_payments,
         paid_before_snapshot_invoices, paid_in_full_before_snapshot_invoices, paid_before_snapshot_by_currency,
+        snapshot_balance_mismatch_invoices,
         export_says_paid_no_payment_found, currencies, first_date, last_date.
 
     Raises
@@ -2440,6 +2473,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
     cash = cash[[Payments.customer_id, Payments.currency, Payments.payment_date, _CUST, _CUR]]
     release_memory()
     inv = paid_dates(inv, payments, settings)
+    mismatch, examples["snapshot_balance_mismatch"] = _snapshot_balance_mismatch(inv, payments, tol)
     release_memory()
     # file and kind as categoricals: one label per file (a text column repeating the file's
     # path on every row of a large ledger would be the biggest table of the load)
@@ -2497,6 +2531,7 @@ def clean_transactions(tx: pd.DataFrame, settings: IngestSettings | None = None)
         "currency_mismatch_payments": int(foreign.sum()),
         "paid_before_snapshot_invoices": int(part.sum()),
         "paid_in_full_before_snapshot_invoices": int(_paid_before_snapshot(inv, tol)[1].sum()),
+        "snapshot_balance_mismatch_invoices": int(mismatch.sum()),
         "paid_before_snapshot_by_currency": inv.loc[part, _BEFORE_SNAP].groupby(
             inv.loc[part, Invoices.currency]).sum().to_dict(),
         "export_says_paid_no_payment_found": int(export_paid.sum()),
@@ -2597,11 +2632,15 @@ def _notes(q: dict, inv: pd.DataFrame, unapplied: pd.DataFrame, open_amt: pd.Ser
                  "paid before it, date unknown. They count as paid from the snapshot date (a payment "
                  "'before-snapshot:<invoice>' on that date), so they are never chased, and the payment-behaviour "
                  "models do not learn from them. Add the payments export to learn when they were paid.")
+    if q.get("snapshot_balance_mismatch_invoices"):
+        n.append(f"{q['snapshot_balance_mismatch_invoices']} invoice(s) known only from an aging snapshot have "
+                 "another open balance on the snapshot date in this ledger than in the snapshot (e.g. "
+                 f"{examples.get('snapshot_balance_mismatch')}): payments dated before the snapshot were applied "
+                 "to them beyond what the snapshot shows paid, most often payments that name no invoice "
+                 "(applied oldest-first). Check these customers' payments against the snapshot.")
     if q["export_says_paid_no_payment_found"]:
         n.append(f"{q['export_says_paid_no_payment_found']} invoice(s) are shown (part-)paid in the export but no "
-                 "matching payment was found; they stay open here. Add the payments export to fix this, or, "
-                 "when the export's open balances are as of a known date, give it as balances_as_of in a "
-                 "mapping file (docs/mapping.md).")
+                 "matching payment was found; they stay open here. Add the payments export to fix this.")
     if q["open_invoices"]:
         n.append(f"{q['open_invoices']} open invoice(s): "
                  f"{_by_currency(open_amt[open_mask], inv.loc[open_mask, Invoices.currency])}.")
