@@ -189,6 +189,10 @@ def test_spreadsheet_errors_matches_a_plain_python_check():
         got = spreadsheet_errors(col)
         assert got is not None and got.tolist() == expected(values).tolist()
     assert spreadsheet_errors(pa.array(["Acme", "#1001", "", None, "N/A"])) is None
+    # the reasons' check of a few Python strings agrees
+    from arinsights.ingest.readers._base import _is_error_text
+
+    assert _is_error_text(np.array(cells, dtype=object)).tolist() == expected(cells).tolist()
 
 
 def test_error_cells_among_real_date_and_number_cells(tmp_path):

@@ -295,7 +295,8 @@ def spreadsheet_errors(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
 
 def _is_error_text(values: np.ndarray) -> np.ndarray:
     """:func:`spreadsheet_errors` for a few Python strings (the rows a reason is written for)."""
-    return np.array([str(v).strip().upper() in SPREADSHEET_ERRORS for v in values], dtype=bool)
+    return pd.Series(values, dtype=object).astype(str).str.strip().str.upper().isin(SPREADSHEET_ERRORS).to_numpy(
+        dtype=bool)
 
 
 def _take_objects(arr: pa.Array, idx) -> np.ndarray:
