@@ -100,3 +100,31 @@ def test_pay_runs_leave_out_payments_dated_by_a_snapshot(small, result):
     pdt.assert_frame_equal(got.pay_runs.reset_index(drop=True), expected.reset_index(drop=True))
     pdt.assert_frame_equal(got.durations, result.durations)
     pdt.assert_frame_equal(got.kpi_summary, result.kpi_summary)
+
+
+def test_a_report_dated_before_the_snapshot_counts_its_invoices_open_everywhere(small, result):
+    # open invoices that an aging snapshot of 25 July (after the report date) shows paid: as of
+    # 30 June nothing says they were paid, so the worklist, segments and durations count them
+    # open, as the balances do -- the analysis is the one of the ledger without the snapshot
+    inv, pay = small.invoices.copy(), small.payments.copy()
+    still_open = inv.index[inv["paid_date"].isna().to_numpy()][::3]
+    snap = pd.Timestamp("2026-07-25")
+    inv.loc[still_open, "paid_date"] = snap
+    inv.loc[still_open, "settled_by"] = "before snapshot"
+    made_up = pd.DataFrame({
+        "payment_id": "before-snapshot:" + inv.loc[still_open, "invoice_id"], "customer_id": inv.loc[still_open, "customer_id"],
+        "payment_date": snap, "amount": inv.loc[still_open, "amount"], "invoice_id": inv.loc[still_open, "invoice_id"],
+        "kind": "payment", "currency": inv.loc[still_open, "currency"], "source": "aging.csv:9"})
+    pay = pd.concat([pay, made_up[pay.columns]], ignore_index=True)
+    got = analyse(inv, pay, "2026-06-30", with_backtest=False)
+    assert len(still_open) > 5
+    for name in ("durations", "segments", "worklist", "aging", "kpi_summary"):
+        pdt.assert_frame_equal(getattr(got, name).reset_index(drop=True), getattr(result, name).reset_index(drop=True))
+    # the open amounts of the customers add up to the balances' total AR
+    total_ar = got.kpi_summary.query("kpi == 'closing_ar'")["value"].sum()
+    assert got.segments[Segments.open_amount].sum() == pytest.approx(total_ar, rel=1e-9)
+    assert any(f"{len(still_open)} invoice(s) known only from an aging snapshot dated after 30 Jun 2026 count as open"
+               in n for n in got.notes)
+    # as of a date after the snapshot they are paid, and left out of what the models learn
+    late = analyse(inv, pay, "2026-07-31", with_backtest=False)
+    assert not late.durations["invoice_id"].isin(inv.loc[still_open, "invoice_id"]).any()

@@ -83,7 +83,8 @@ class Analysis:
         return str(inv.groupby(Invoices.currency)[Invoices.amount].sum().idxmax())
 
 
-def behaviour_tables(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def behaviour_tables(invoices: pd.DataFrame, payments: pd.DataFrame,
+                     as_of=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The tables the payment-behaviour stages learn from, and the payments with known dates.
 
     An invoice known only from an aging snapshot that showed it fully paid (settled_by
@@ -92,6 +93,10 @@ def behaviour_tables(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd
     of how the customer pays, so it and its payments are left out of the durations, models,
     features and segments (the balances and KPIs count it as paid from the snapshot date).
     The pay runs also leave out every ``"before-snapshot:"`` payment, whose date is made up.
+
+    With ``as_of`` before the snapshot date, nothing dated by ``as_of`` says the invoice was
+    paid (the snapshot comes later): it stays in, an open invoice as of that date, as the
+    balances and KPIs count it.
 
     Returns
     -------
@@ -110,6 +115,8 @@ def behaviour_tables(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd
     """
     if Invoices.settled_by in invoices.columns:
         unknown = (invoices[Invoices.settled_by] == SETTLED_BEFORE_SNAPSHOT).fillna(False).to_numpy(dtype=bool)
+        if as_of is not None and unknown.any():
+            unknown = unknown & (invoices[Invoices.paid_date] <= pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
     else:
         unknown = None
     if unknown is not None and unknown.any():
@@ -177,11 +184,18 @@ def analyse(
     # the behaviour stages learn from invoices with known paid dates only; the KPIs (below)
     # count every invoice (see behaviour_tables)
     all_invoices, all_payments = invoices, payments
-    invoices, payments, dated_payments = behaviour_tables(all_invoices, all_payments)
+    invoices, payments, dated_payments = behaviour_tables(all_invoices, all_payments, as_of)
     if len(invoices) < len(all_invoices):
         notes.append(f"{len(all_invoices) - len(invoices)} invoice(s) known only from an aging snapshot were paid "
                      "before it, on dates the export does not give: the balances count them as paid from the "
                      "snapshot date, the payment-behaviour models and the worklist leave them out.")
+    if Invoices.settled_by in invoices.columns:
+        later = ((invoices[Invoices.settled_by] == SETTLED_BEFORE_SNAPSHOT).fillna(False)
+                 & (invoices[Invoices.paid_date] > as_of).fillna(False))
+        if later.any():
+            notes.append(f"{int(later.sum())} invoice(s) known only from an aging snapshot dated after "
+                         f"{as_of:%d %b %Y} count as open here: the snapshot shows them paid, on dates before it "
+                         "that the export does not give.")
 
     # release_memory() between the stages: each drops working tables that the allocators
     # would otherwise keep (peak memory on large ledgers; see arinsights._memory)

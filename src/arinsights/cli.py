@@ -118,7 +118,7 @@ def backtest(ledger, mapping, settings_path, sheet, as_of, as_json):
 
     settings, led, when = _load_as_of(ledger, mapping, settings_path, sheet, as_of)
     b = settings.behaviour
-    invoices, payments, _ = behaviour_tables(led.invoices, led.payments)  # known paid dates only
+    invoices, payments, _ = behaviour_tables(led.invoices, led.payments, when)  # known paid dates only
     result = run_backtest(invoices, payments, when, n_cutoffs=b.backtest_cutoffs,
                           grace_days=b.grace_days, random_state=b.random_state, trend_k=b.trend_k,
                           shrink_k=b.features_shrink_k)
