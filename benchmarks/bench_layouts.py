@@ -122,23 +122,10 @@ def run_once(files: list[Path]) -> dict:
                 parts[name] = parts.get(name, 0.0) + time.perf_counter() - t
         return inner
 
-    def wrap_clean(fn):
-        # load_ledger hands clean_transactions its only reference to the readers' frame (see
-        # run.py): a wrapper taking ``*a`` would keep the frame alive for the whole cleaning
-        # and add its size to the peak; this one passes it on without keeping it
-        def inner(tx, settings=None):
-            holder = [tx]
-            del tx
-            t = time.perf_counter()
-            try:
-                return fn(holder.pop(), settings)
-            finally:
-                parts["clean"] = time.perf_counter() - t
-        return inner
-
     saved = {n: getattr(ledger_mod, n) for n in ("_read_export", "clean_transactions")}
     ledger_mod._read_export = wrap("read", saved["_read_export"])
-    ledger_mod.clean_transactions = wrap_clean(saved["clean_transactions"])
+    ledger_mod.clean_transactions = bench.pass_frame_on(saved["clean_transactions"], lambda: None,
+                                                        lambda secs: parts.__setitem__("clean", secs))
     peak = bench.PeakRSS()
     try:
         peak.start()

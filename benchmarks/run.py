@@ -105,6 +105,24 @@ def size_label(n: int) -> str:
     return str(n)
 
 
+def pass_frame_on(fn, before, after):
+    """``clean_transactions`` timed: ``before()`` runs at its start, ``after(seconds)`` at
+    its end. load_ledger hands it its only reference to the readers' frame, so cleaning can
+    free their columns as it goes; a wrapper taking ``*args`` would keep that frame alive in
+    its argument tuple for the whole stage (and inflate its memory): this one passes the
+    frame on without keeping it."""
+    def inner(tx, settings=None):
+        holder = [tx]
+        del tx
+        before()
+        t0 = time.perf_counter()
+        try:
+            return fn(holder.pop(), settings)
+        finally:
+            after(time.perf_counter() - t0)
+    return inner
+
+
 class PeakRSS:
     """Peak resident memory of this process during a block (MB)."""
 
@@ -234,25 +252,9 @@ def run_pipeline(path: Path, as_of: str) -> dict:
     parts: dict[str, list] = {}
     depth = [0]
 
-    def wrap_clean(fn):
-        # load_ledger hands clean_transactions its only reference to the reader's frame, so
-        # cleaning can free the reader's columns as it goes; a wrapper taking ``*a`` would keep
-        # that frame alive in its argument tuple for the whole stage (and inflate its memory):
-        # this one passes the frame on without keeping it
-        def inner(tx, settings=None):
-            holder = [tx]
-            del tx
-            rss.start()
-            t0 = time.perf_counter()
-            try:
-                return fn(holder.pop(), settings)
-            finally:
-                parts["clean"] = [time.perf_counter() - t0, rss.peak()]
-        return inner
-
     def wrap(name, fn):
         if name == "clean":
-            return wrap_clean(fn)
+            return pass_frame_on(fn, rss.start, lambda secs: parts.__setitem__("clean", [secs, rss.peak()]))
 
         def inner(*a, **k):
             if depth[0]:

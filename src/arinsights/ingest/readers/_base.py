@@ -680,7 +680,8 @@ def finish(grid, cells, layout: Layout, settings: IngestSettings,
                     f"'{_take_objects(get[name], [first])[0]}' (row {rows[d[first]]}); read as empty")
                 get[name] = pc.if_else(pa.array(bad), "", get[name])
             else:
-                add(bad, quoted(headers[pos], get[name], "", noun))
+                add(bad, lambda at, label=headers[pos], values=get[name], noun=noun:
+                    f"{label} '" + _take_objects(values, at) + f"' {_error_reason(noun)}")
 
         # text files: a data row with values beyond the last column name was split by an
         # unquoted delimiter ("1,250.00", "Acme, Inc"), so its columns are shifted. When most
